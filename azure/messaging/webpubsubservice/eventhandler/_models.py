@@ -1,0 +1,184 @@
+"""Typed requests and responses that event-handler callbacks receive and return."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+
+from typing_extensions import Literal
+
+DataType = Literal["text", "json", "binary"]
+
+# Status codes the service documents for refusing a connect or failing a user event.
+REJECTION_STATUS_CODES = (400, 401, 403, 500)
+
+
+class ConnectionContext:
+    """Who sent an event: the CloudEvents attributes shared by every request, plus connection state.
+
+    ``states`` is the decoded ``ce-connectionState``. Only blocking events (``connect`` and user events)
+    can change it: after ``set_state``/``clear_states`` the handler sends the whole new state back.
+    """
+
+    def __init__(
+        self,
+        *,
+        hub: str,
+        connection_id: str,
+        event_name: str,
+        event_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+        subprotocol: Optional[str] = None,
+        origin: Optional[str] = None,
+        signature: Optional[str] = None,
+        states: Optional[Mapping[str, Any]] = None,
+        headers: Optional[Mapping[str, str]] = None,
+    ) -> None:
+        self.hub = hub
+        self.connection_id = connection_id
+        self.event_name = event_name
+        self.event_id = event_id
+        self.user_id = user_id
+        self.subprotocol = subprotocol
+        self.origin = origin
+        self.signature = signature
+        # Header names are lower-cased: HTTP names are case-insensitive.
+        self.headers: Dict[str, str] = dict(headers or {})
+        self._states: Dict[str, Any] = dict(states or {})
+        self._states_changed = False
+
+    @property
+    def states(self) -> Dict[str, Any]:
+        """A copy of the connection state; change it with ``set_state`` so the change is sent back."""
+        return dict(self._states)
+
+    @property
+    def states_changed(self) -> bool:
+        return self._states_changed
+
+    def set_state(self, name: str, value: Any) -> None:
+        """Attach a JSON-serialisable value to the connection; later events carry it in ``states``."""
+        json.dumps(value)  # fail here, in the caller's code, rather than while answering the service
+        self._states[name] = value
+        self._states_changed = True
+
+    def clear_states(self) -> None:
+        self._states.clear()
+        self._states_changed = True
+
+    def __repr__(self) -> str:
+        return (
+            f"ConnectionContext(hub={self.hub!r}, connection_id={self.connection_id!r}, "
+            f"event_name={self.event_name!r}, user_id={self.user_id!r})"
+        )
+
+
+@dataclass(frozen=True)
+class ClientCertificate:
+    thumbprint: str
+    content: str
+
+
+@dataclass
+class ConnectRequest:
+    """The blocking ``connect`` event, sent while the client's WebSocket handshake waits."""
+
+    context: ConnectionContext
+    claims: Dict[str, List[str]] = field(default_factory=dict)
+    query: Dict[str, List[str]] = field(default_factory=dict)
+    headers: Dict[str, List[str]] = field(default_factory=dict)
+    subprotocols: List[str] = field(default_factory=list)
+    client_certificates: List[ClientCertificate] = field(default_factory=list)
+
+
+@dataclass
+class ConnectResponse:
+    """Accept a connection, optionally overriding its identity. Fields left as None are not sent."""
+
+    user_id: Optional[str] = None
+    groups: Optional[List[str]] = None
+    roles: Optional[List[str]] = None
+    subprotocol: Optional[str] = None
+
+
+@dataclass
+class UserEventRequest:
+    """A blocking user event: ``message`` from simple clients, or a subprotocol client's ``event``.
+
+    ``data`` is ``str`` for ``text/plain``, the parsed value for ``application/json`` and ``bytes``
+    for anything else (``application/octet-stream``, ``application/x-protobuf``).
+    """
+
+    context: ConnectionContext
+    data: Any
+    data_type: DataType
+    content_type: str
+    body: bytes
+
+
+@dataclass
+class UserEventResponse:
+    """Data sent back to the calling connection only. ``data_type`` defaults from the data:
+    ``str`` -> text, ``bytes`` -> binary, anything else -> JSON."""
+
+    data: Any
+    data_type: Optional[DataType] = None
+
+    def resolved_data_type(self) -> DataType:
+        if self.data_type is not None:
+            return self.data_type
+        if isinstance(self.data, str):
+            return "text"
+        if isinstance(self.data, (bytes, bytearray, memoryview)):
+            return "binary"
+        return "json"
+
+
+@dataclass
+class ConnectedRequest:
+    """Notification that a connection is open; the service does not wait for the answer."""
+
+    context: ConnectionContext
+
+
+@dataclass
+class DisconnectedRequest:
+    """Notification that a connection ended; ``reason`` is empty or None for a normal close."""
+
+    context: ConnectionContext
+    reason: Optional[str] = None
+
+
+class EventHandlerError(Exception):
+    """Raise from ``on_connect`` or ``on_user_event`` to refuse the event with a status and a reason.
+
+    A refused ``connect`` fails the client's handshake (4xx codes reach the client as they are).
+    """
+
+    def __init__(self, status_code: int, reason: str = "") -> None:
+        if status_code not in REJECTION_STATUS_CODES:
+            raise ValueError(f"status_code must be one of {REJECTION_STATUS_CODES}, not {status_code}")
+        super().__init__(f"{status_code}: {reason}")
+        self.status_code = status_code
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class HandlerResponse:
+    """What the sans-IO core answers; adapters copy it onto the wire unchanged."""
+
+    status: int
+    headers: Tuple[Tuple[str, str], ...] = ()
+    body: bytes = b""
+
+    def header(self, name: str) -> Optional[str]:
+        wanted = name.lower()
+        for header_name, value in self.headers:
+            if header_name.lower() == wanted:
+                return value
+        return None
+
+
+ConnectResult = Union[ConnectResponse, None]
+UserEventResult = Union[UserEventResponse, None]

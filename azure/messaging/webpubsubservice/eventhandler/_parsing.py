@@ -1,0 +1,181 @@
+"""Turn a CloudEvents binary-mode request (headers + body) into the typed request models."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
+
+from ._models import (
+    ClientCertificate,
+    ConnectedRequest,
+    ConnectionContext,
+    ConnectRequest,
+    DataType,
+    DisconnectedRequest,
+    UserEventRequest,
+)
+from ._state import InvalidConnectionState, decode_states
+
+Headers = Union[Mapping[str, str], Iterable[Tuple[str, str]]]
+
+TYPE_PREFIX = "azure.webpubsub."
+SYSTEM_TYPE_PREFIX = "azure.webpubsub.sys."
+USER_TYPE_PREFIX = "azure.webpubsub.user."
+REQUIRED_HEADERS = ("ce-awpsversion", "ce-type", "ce-hub", "ce-connectionid")
+
+
+class MalformedEvent(Exception):
+    """The request is not a well-formed Web PubSub event; answered with 400 and this reason."""
+
+
+def normalise_headers(headers: Headers) -> Dict[str, str]:
+    """Lower-cased names; repeated headers are joined with ``", "`` as HTTP allows."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    merged: Dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        merged[key] = f"{merged[key]}, {value}" if key in merged else value
+    return merged
+
+
+def split_content_type(content_type: str) -> Tuple[str, Dict[str, str]]:
+    media_type, *raw_parameters = content_type.split(";")
+    parameters: Dict[str, str] = {}
+    for raw in raw_parameters:
+        name, _, value = raw.partition("=")
+        parameters[name.strip().lower()] = value.strip().strip('"')
+    return media_type.strip().lower(), parameters
+
+
+def missing_cloud_event_headers(headers: Mapping[str, str]) -> List[str]:
+    return [name for name in REQUIRED_HEADERS if not headers.get(name)]
+
+
+def build_context(headers: Mapping[str, str]) -> ConnectionContext:
+    event_type = headers["ce-type"]
+    try:
+        states = decode_states(headers.get("ce-connectionstate"))
+    except InvalidConnectionState as error:
+        raise MalformedEvent(str(error)) from None
+    return ConnectionContext(
+        hub=headers["ce-hub"],
+        connection_id=headers["ce-connectionid"],
+        # ce-eventName is always sent; the ce-type suffix is a fallback that names the same event.
+        event_name=headers.get("ce-eventname") or event_type.rsplit(".", 1)[-1],
+        event_id=headers.get("ce-id"),
+        user_id=headers.get("ce-userid") or None,
+        subprotocol=headers.get("ce-subprotocol") or None,
+        origin=headers.get("webhook-request-origin"),
+        signature=headers.get("ce-signature"),
+        states=states,
+        headers=headers,
+    )
+
+
+def _json_body(body: bytes, event: str) -> Any:
+    if not body.strip():
+        return {}
+    try:
+        return json.loads(body.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as error:
+        raise MalformedEvent(f"{event} body is not valid JSON: {error}") from None
+
+
+def _json_object_body(body: bytes, event: str) -> Dict[str, Any]:
+    document = _json_body(body, event)
+    if document is None:
+        return {}
+    if not isinstance(document, dict):
+        raise MalformedEvent(f"{event} body must be a JSON object")
+    # Property names are matched case-insensitively, as the service's own parsers do.
+    return {name.lower(): value for name, value in document.items()}
+
+
+def _as_string(value: Any) -> str:
+    return value if isinstance(value, str) else json.dumps(value)
+
+
+def _string_lists(value: Any, field_name: str) -> Dict[str, List[str]]:
+    """Claims, query and headers map names to arrays of strings; single values are wrapped."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"connect body field {field_name!r} must be a JSON object")
+    return {
+        name: [_as_string(item) for item in items] if isinstance(items, list) else [_as_string(items)]
+        for name, items in value.items()
+    }
+
+
+def _string_list(value: Any, field_name: str) -> List[str]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise MalformedEvent(f"connect body field {field_name!r} must be an array of strings")
+    return list(value)
+
+
+def _certificates(value: Any) -> List[ClientCertificate]:
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(item, dict) for item in value):
+        raise MalformedEvent("connect body field 'clientCertificates' must be an array of objects")
+    certificates = []
+    for item in value:
+        fields = {name.lower(): field_value for name, field_value in item.items()}
+        certificates.append(
+            ClientCertificate(
+                thumbprint=str(fields.get("thumbprint") or ""), content=str(fields.get("content") or "")
+            )
+        )
+    return certificates
+
+
+def parse_connect(context: ConnectionContext, body: bytes) -> ConnectRequest:
+    fields = _json_object_body(body, "connect")
+    return ConnectRequest(
+        context=context,
+        claims=_string_lists(fields.get("claims"), "claims"),
+        query=_string_lists(fields.get("query"), "query"),
+        headers=_string_lists(fields.get("headers"), "headers"),
+        subprotocols=_string_list(fields.get("subprotocols"), "subprotocols"),
+        client_certificates=_certificates(fields.get("clientcertificates")),
+    )
+
+
+def parse_connected(context: ConnectionContext, body: bytes) -> ConnectedRequest:
+    _json_object_body(body, "connected")
+    return ConnectedRequest(context=context)
+
+
+def parse_disconnected(context: ConnectionContext, body: bytes) -> DisconnectedRequest:
+    reason = _json_object_body(body, "disconnected").get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise MalformedEvent("disconnected body field 'reason' must be a string")
+    return DisconnectedRequest(context=context, reason=reason)
+
+
+def parse_user_event(context: ConnectionContext, content_type: str, body: bytes) -> UserEventRequest:
+    media_type, parameters = split_content_type(content_type)
+    data: Any = body
+    data_type: DataType = "binary"
+    if media_type in ("text/plain", "application/json"):
+        text = _decode_text(body, parameters.get("charset", "utf-8"))
+        data, data_type = text, "text"
+        if media_type == "application/json":
+            try:
+                data, data_type = json.loads(text), "json"
+            except ValueError as error:
+                raise MalformedEvent(f"user event body is not valid JSON: {error}") from None
+    return UserEventRequest(context=context, data=data, data_type=data_type, content_type=content_type, body=body)
+
+
+def _decode_text(body: bytes, charset: str) -> str:
+    try:
+        text = body.decode(codecs.lookup(charset).name)
+    except LookupError:
+        raise MalformedEvent(f"unknown charset {charset!r}") from None
+    except UnicodeDecodeError:
+        raise MalformedEvent(f"user event body is not valid {charset} text") from None
+    return text[1:] if text.startswith("\ufeff") else text
