@@ -38,6 +38,21 @@ def respond(status: int = 200, body: bytes = b"", headers: Optional[Mapping[str,
     return answer
 
 
+class _ResponseWithoutContentType(web.Response):
+    """aiohttp always fills in a Content-Type for a body; some handlers send none at all."""
+
+    async def _write_headers(self) -> None:
+        self.headers.popall("Content-Type", None)
+        await super()._write_headers()
+
+
+def respond_without_content_type(body: bytes) -> Responder:
+    async def answer(request: web.Request) -> web.StreamResponse:
+        return _ResponseWithoutContentType(status=200, body=body)
+
+    return answer
+
+
 def allow_origin(value: Optional[str] = "*", status: int = 200) -> Responder:
     return respond(status, headers={} if value is None else {"WebHook-Allowed-Origin": value})
 
