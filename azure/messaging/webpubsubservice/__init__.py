@@ -1,0 +1,8 @@
+"""Azure Web PubSub service client library for Python."""
+
+from ._client import WebPubSubServiceClient
+from ._operations import WebPubSubPermission
+from ._version import VERSION
+
+__version__ = VERSION
+__all__ = ["WebPubSubServiceClient", "WebPubSubPermission"]

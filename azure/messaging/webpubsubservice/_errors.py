@@ -1,0 +1,83 @@
+"""Service error responses -> the azure-core ``HttpResponseError`` family, carrying ``code`` and ``message``."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Dict, Mapping, Optional, Type
+
+from azure.core.exceptions import (
+    ClientAuthenticationError,
+    HttpResponseError,
+    ODataV4Format,
+    ResourceExistsError,
+    ResourceNotFoundError,
+    ResourceNotModifiedError,
+)
+from typing_extensions import Protocol
+
+
+class Response(Protocol):
+    """What interpreting a response needs; sync and async azure-core responses both provide it."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Any: ...
+
+    @property
+    def reason(self) -> Optional[str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
+_ERRORS_BY_STATUS: Dict[int, Type[HttpResponseError]] = {
+    401: ClientAuthenticationError,
+    403: ClientAuthenticationError,
+    404: ResourceNotFoundError,
+    409: ResourceExistsError,
+    304: ResourceNotModifiedError,
+}
+
+
+class ServiceErrorFormat(ODataV4Format):
+    """The service sends a flat ``{"code", "message", ...}`` object; older specs wrap it in ``error`` or
+    name the nested field ``inner``. All three are accepted."""
+
+    def __init__(self, json_object: Mapping[str, Any]) -> None:
+        super().__init__(json_object)
+        if not self.innererror:
+            body = json_object.get("error", json_object)
+            self.innererror = body.get("inner") or {}
+
+
+def _service_error(response: Response) -> Optional[ServiceErrorFormat]:
+    header_code = response.headers.get("x-ms-error-code")
+    try:
+        body = json.loads(response.content) if response.content else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict):
+        try:
+            return ServiceErrorFormat(body)
+        except ValueError:
+            pass
+    if header_code:  # HEAD responses carry the code in a header only
+        return ServiceErrorFormat({"code": header_code, "message": response.reason or ""})
+    return None
+
+
+def raise_for_status(response: Response) -> None:
+    """Any 2xx is success; anything else raises the matching ``HttpResponseError`` subclass."""
+    status = response.status_code
+    if 200 <= status < 300:
+        return
+    error_type = _ERRORS_BY_STATUS.get(status, HttpResponseError)
+    error = _service_error(response)
+    message = str(error) if error else f"Operation returned status {status} {response.reason or ''}".rstrip()
+    exception = error_type(message=message, response=response, error_format=ServiceErrorFormat)  # type: ignore[arg-type]
+    if exception.error is None and error is not None:
+        exception.error = error
+        exception.message = message
+    raise exception

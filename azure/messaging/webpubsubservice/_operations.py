@@ -1,0 +1,482 @@
+"""Every convenience operation, written once and free of I/O.
+
+An operation turns its arguments into a :class:`Call`: the request to send and the function that reads
+the response. The sync and async clients only differ in how they send the request, so they wrap these
+functions rather than re-implementing them (see ``_shell.py``).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import IO, Any, Callable, Dict, Generic, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+
+from azure.core.rest import HttpRequest
+
+from . import _jwt, rest
+from ._endpoint import validate_hub, websocket_base
+from ._errors import Response, raise_for_status
+
+T = TypeVar("T")
+JSON = Union[Dict[str, Any], List[Any]]
+Message = Union[str, bytes, bytearray, memoryview, JSON, IO[str], IO[bytes]]
+
+
+class WebPubSubPermission(str, Enum):
+    """Permissions a connection can be granted for a group."""
+
+    SEND_TO_GROUP = "sendToGroup"
+    JOIN_LEAVE_GROUP = "joinLeaveGroup"
+
+
+_CLIENT_PATHS = {"default": "/client/hubs/", "mqtt": "/clients/mqtt/hubs/", "socketio": "/clients/socketio/hubs/"}
+_SERVICE_CLIENT_TYPES = {"default": "Default", "mqtt": "MQTT"}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where operations go: fixed per client."""
+
+    endpoint: str
+    hub: Optional[str]
+    api_version: str
+    access_key: Callable[[], Optional[str]]  # read per call, so credential.update() takes effect at once
+
+    def hub_name(self) -> str:
+        if self.hub is None:
+            raise ValueError(
+                "this client has no hub: pass hub= to WebPubSubServiceClient(endpoint, hub, credential) "
+                "or to from_connection_string(), or build a request with azure.messaging.webpubsubservice.rest"
+            )
+        return self.hub
+
+
+@dataclass
+class Call(Generic[T]):
+    """One operation, sans I/O: ``request`` is sent (unless None) and ``interpret`` reads the response."""
+
+    request: Optional[HttpRequest]
+    interpret: Callable[[Optional[Response]], T]
+    options: Dict[str, Any] = field(default_factory=dict)  # per-call pipeline keywords (timeout, headers, ...)
+
+
+def _succeeded(response: Optional[Response]) -> None:
+    assert response is not None
+    raise_for_status(response)
+
+
+def _exists(response: Optional[Response]) -> bool:
+    assert response is not None
+    if response.status_code == 404:
+        return False
+    raise_for_status(response)
+    return True
+
+
+def encode_message(message: Message, content_type: Optional[str]) -> Tuple[Union[str, bytes], str]:
+    """str -> text/plain, dict/list -> JSON, bytes/IO -> octet-stream, unless ``content_type`` says otherwise."""
+    if message is None:
+        raise ValueError("message is required: pass text, a dict/list (JSON), bytes or a file object")
+    if isinstance(message, str):
+        return message, content_type or "text/plain"
+    if isinstance(message, (bytes, bytearray, memoryview)):
+        return bytes(message), content_type or "application/octet-stream"
+    if isinstance(message, io.IOBase) or hasattr(message, "read"):
+        data = message.read()  # type: ignore[union-attr]
+        return (data.encode("utf-8") if isinstance(data, str) else bytes(data)), content_type or "application/octet-stream"
+    if isinstance(message, (dict, list)) or content_type is None or content_type.startswith("application/json"):
+        try:
+            body = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+        except TypeError as error:
+            raise TypeError(f"message of type {type(message).__name__} is not JSON serializable: {error}") from None
+        return body.encode("utf-8"), content_type or "application/json"
+    raise TypeError(f"cannot send a {type(message).__name__} as {content_type}: pass str or bytes")
+
+
+def _call(request: HttpRequest, interpret: Callable[[Optional[Response]], T], options: Dict[str, Any]) -> Call[T]:
+    return Call(request, interpret, options)
+
+
+# --- sending ---------------------------------------------------------------------------------------------
+
+
+def send_to_all(
+    target: Target,
+    message: Message,
+    *,
+    excluded: Optional[Sequence[str]] = None,
+    filter: Optional[str] = None,  # noqa: A002 - the service's parameter name
+    message_ttl_seconds: Optional[int] = None,
+    content_type: Optional[str] = None,
+    **kwargs: Any,
+) -> Call[None]:
+    """Send a message to every connection of the hub.
+
+    :param message: ``str`` (text/plain), ``dict``/``list`` (JSON), ``bytes`` or a binary file
+        (application/octet-stream); ``content_type`` overrides the guess.
+    :keyword excluded: connection ids that must not receive the message.
+    :keyword filter: an OData filter selecting the receivers, e.g. ``"userId ne 'bot'"``.
+    :keyword message_ttl_seconds: 0 to 300; a message not delivered in time is dropped (0: never expires).
+    """
+    body, kind = encode_message(message, content_type)
+    request = rest.build_send_to_all_request(
+        target.hub_name(), excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds,
+        content=body, content_type=kind, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def send_to_group(
+    target: Target,
+    group: str,
+    message: Message,
+    *,
+    excluded: Optional[Sequence[str]] = None,
+    filter: Optional[str] = None,  # noqa: A002
+    message_ttl_seconds: Optional[int] = None,
+    content_type: Optional[str] = None,
+    **kwargs: Any,
+) -> Call[None]:
+    """Send a message to every connection in ``group`` (same message rules as :meth:`send_to_all`)."""
+    body, kind = encode_message(message, content_type)
+    request = rest.build_send_to_group_request(
+        target.hub_name(), group, excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds,
+        content=body, content_type=kind, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def send_to_user(
+    target: Target,
+    user_id: str,
+    message: Message,
+    *,
+    filter: Optional[str] = None,  # noqa: A002
+    message_ttl_seconds: Optional[int] = None,
+    content_type: Optional[str] = None,
+    **kwargs: Any,
+) -> Call[None]:
+    """Send a message to every connection of ``user_id`` (same message rules as :meth:`send_to_all`)."""
+    body, kind = encode_message(message, content_type)
+    request = rest.build_send_to_user_request(
+        target.hub_name(), user_id, filter=filter, message_ttl_seconds=message_ttl_seconds,
+        content=body, content_type=kind, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def send_to_connection(
+    target: Target,
+    connection_id: str,
+    message: Message,
+    *,
+    message_ttl_seconds: Optional[int] = None,
+    content_type: Optional[str] = None,
+    **kwargs: Any,
+) -> Call[None]:
+    """Send a message to one connection (same message rules as :meth:`send_to_all`)."""
+    body, kind = encode_message(message, content_type)
+    request = rest.build_send_to_connection_request(
+        target.hub_name(), connection_id, message_ttl_seconds=message_ttl_seconds,
+        content=body, content_type=kind, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+# --- groups ----------------------------------------------------------------------------------------------
+
+
+def add_connection_to_group(target: Target, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
+    """Add a connection to a group."""
+    request = rest.build_add_connection_to_group_request(
+        target.hub_name(), group, connection_id, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def remove_connection_from_group(target: Target, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
+    """Remove a connection from a group."""
+    request = rest.build_remove_connection_from_group_request(
+        target.hub_name(), group, connection_id, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def remove_connection_from_all_groups(target: Target, connection_id: str, **kwargs: Any) -> Call[None]:
+    """Remove a connection from every group it is in (the connection stays open)."""
+    request = rest.build_remove_connection_from_all_groups_request(
+        target.hub_name(), connection_id, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def add_user_to_group(target: Target, group: str, user_id: str, **kwargs: Any) -> Call[None]:
+    """Add every current connection of a user to a group (404 ``ResourceNotFoundError`` if none)."""
+    request = rest.build_add_user_to_group_request(target.hub_name(), group, user_id, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def remove_user_from_group(target: Target, group: str, user_id: str, **kwargs: Any) -> Call[None]:
+    """Remove every connection of a user from a group."""
+    request = rest.build_remove_user_from_group_request(
+        target.hub_name(), group, user_id, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def remove_user_from_all_groups(target: Target, user_id: str, **kwargs: Any) -> Call[None]:
+    """Remove every connection of a user from every group."""
+    request = rest.build_remove_user_from_all_groups_request(
+        target.hub_name(), user_id, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def _groups_body(
+    what: str, body: Optional[Union[Mapping[str, Any], IO[bytes]]], groups: Optional[Sequence[str]],
+    filter: Optional[str],  # noqa: A002
+) -> Dict[str, Any]:
+    if body is not None:
+        if groups is not None or filter is not None:
+            raise ValueError(f"{what}: pass either the request body or groups=/filter=, not both")
+        if isinstance(body, Mapping):
+            return dict(body)
+        loaded = json.loads(body.read())
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{what}: the body must be a JSON object with 'groups' and optional 'filter'")
+        return loaded
+    result: Dict[str, Any] = {"groups": list(groups or [])}
+    if filter:
+        result["filter"] = filter
+    return result
+
+
+def add_connections_to_groups(
+    target: Target,
+    groups_to_add: Optional[Union[Mapping[str, Any], IO[bytes]]] = None,
+    *,
+    groups: Optional[Sequence[str]] = None,
+    filter: Optional[str] = None,  # noqa: A002
+    **kwargs: Any,
+) -> Call[None]:
+    """Add the connections matching ``filter`` (all connections when omitted) to every group in ``groups``.
+
+    ``groups_to_add`` accepts the service's body, ``{"groups": [...], "filter": "..."}``, as the official SDK.
+    """
+    body = _groups_body("add_connections_to_groups", groups_to_add, groups, filter)
+    request = rest.build_add_connections_to_groups_request(target.hub_name(), json=body, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def remove_connections_from_groups(
+    target: Target,
+    groups_to_remove: Optional[Union[Mapping[str, Any], IO[bytes]]] = None,
+    *,
+    groups: Optional[Sequence[str]] = None,
+    filter: Optional[str] = None,  # noqa: A002
+    **kwargs: Any,
+) -> Call[None]:
+    """Remove the connections matching ``filter`` (all when omitted) from every group in ``groups``."""
+    body = _groups_body("remove_connections_from_groups", groups_to_remove, groups, filter)
+    request = rest.build_remove_connections_from_groups_request(
+        target.hub_name(), json=body, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+# --- closing ---------------------------------------------------------------------------------------------
+
+
+def close_connection(target: Target, connection_id: str, *, reason: Optional[str] = None, **kwargs: Any) -> Call[None]:
+    """Close one connection; ``reason`` is shown to the client and sent to the ``disconnected`` event."""
+    request = rest.build_close_connection_request(
+        target.hub_name(), connection_id, reason=reason, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def close_all_connections(
+    target: Target, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None, **kwargs: Any
+) -> Call[None]:
+    """Close every connection of the hub except ``excluded``."""
+    request = rest.build_close_all_connections_request(
+        target.hub_name(), excluded=excluded, reason=reason, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def close_group_connections(
+    target: Target, group: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
+    **kwargs: Any,
+) -> Call[None]:
+    """Close every connection in ``group`` except ``excluded``."""
+    request = rest.build_close_group_connections_request(
+        target.hub_name(), group, excluded=excluded, reason=reason, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def close_user_connections(
+    target: Target, user_id: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
+    **kwargs: Any,
+) -> Call[None]:
+    """Close every connection of ``user_id`` except ``excluded``."""
+    request = rest.build_close_user_connections_request(
+        target.hub_name(), user_id, excluded=excluded, reason=reason, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+# --- existence checks and permissions ----------------------------------------------------------------------
+
+
+def connection_exists(target: Target, connection_id: str, **kwargs: Any) -> Call[bool]:
+    """Whether the connection is currently connected."""
+    request = rest.build_connection_exists_request(target.hub_name(), connection_id, api_version=target.api_version)
+    return _call(request, _exists, kwargs)
+
+
+def group_exists(target: Target, group: str, **kwargs: Any) -> Call[bool]:
+    """Whether the group has at least one connection."""
+    request = rest.build_group_exists_request(target.hub_name(), group, api_version=target.api_version)
+    return _call(request, _exists, kwargs)
+
+
+def user_exists(target: Target, user_id: str, **kwargs: Any) -> Call[bool]:
+    """Whether the user has at least one connection."""
+    request = rest.build_user_exists_request(target.hub_name(), user_id, api_version=target.api_version)
+    return _call(request, _exists, kwargs)
+
+
+def grant_permission(
+    target: Target, permission: Union[WebPubSubPermission, str], connection_id: str, *,
+    target_name: Optional[str] = None, **kwargs: Any,
+) -> Call[None]:
+    """Grant ``permission`` for group ``target_name`` to a connection."""
+    request = rest.build_grant_permission_request(
+        target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def revoke_permission(
+    target: Target, permission: Union[WebPubSubPermission, str], connection_id: str, *,
+    target_name: Optional[str] = None, **kwargs: Any,
+) -> Call[None]:
+    """Revoke ``permission`` for group ``target_name`` from a connection."""
+    request = rest.build_revoke_permission_request(
+        target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
+    return _call(request, _succeeded, kwargs)
+
+
+def has_permission(
+    target: Target, permission: Union[WebPubSubPermission, str], connection_id: str, *,
+    target_name: Optional[str] = None, **kwargs: Any,
+) -> Call[bool]:
+    """Whether a connection has ``permission`` for group ``target_name``."""
+    request = rest.build_check_permission_request(
+        target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
+    return _call(request, _exists, kwargs)
+
+
+def get_service_status(target: Target, **kwargs: Any) -> Call[bool]:
+    """Whether the service is healthy (``HEAD /api/health`` answered 2xx)."""
+
+    def healthy(response: Optional[Response]) -> bool:
+        assert response is not None
+        return 200 <= response.status_code < 300
+
+    return _call(rest.build_get_service_status_request(api_version=target.api_version), healthy, kwargs)
+
+
+# --- paging ----------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pages:
+    """How to walk ``list_connections_in_group``: the first request, then ``nextLink`` after ``nextLink``."""
+
+    first: HttpRequest
+    options: Dict[str, Any]
+
+    @staticmethod
+    def next_request(next_link: str) -> HttpRequest:
+        return HttpRequest("GET", next_link)
+
+    @staticmethod
+    def extract(response: Response) -> Tuple[Optional[str], List[Dict[str, Any]]]:
+        raise_for_status(response)
+        page = json.loads(response.content)
+        return page.get("nextLink") or None, list(page.get("value") or [])
+
+
+def list_connections_in_group(
+    target: Target, group: str, *, top: Optional[int] = None, maxpagesize: Optional[int] = None, **kwargs: Any
+) -> Pages:
+    """Every connection in ``group`` as ``{"connectionId": ..., "userId": ...}`` dicts, page by page.
+
+    :keyword top: stop after this many connections.
+    :keyword maxpagesize: connections per page (1 to 200).
+    """
+    request = rest.build_list_connections_in_group_request(
+        target.hub_name(), group, top=top, maxpagesize=maxpagesize, api_version=target.api_version)
+    return Pages(request, kwargs)
+
+
+# --- client access tokens ------------------------------------------------------------------------------------
+
+
+def get_client_access_token(
+    target: Target,
+    *,
+    user_id: Optional[str] = None,
+    roles: Optional[Sequence[str]] = None,
+    groups: Optional[Sequence[str]] = None,
+    minutes_to_expire: int = 60,
+    client_protocol: str = "Default",
+    jwt_headers: Optional[Mapping[str, Any]] = None,
+    **kwargs: Any,
+) -> Call[Dict[str, str]]:
+    """Mint the URL and token a WebSocket client connects with: ``{"baseUrl", "token", "url"}``.
+
+    With an access key the token is signed locally (no network call); with a Microsoft Entra ID credential
+    the service's ``:generateToken`` mints it.
+
+    :keyword user_id: the connection's user (``sub`` claim).
+    :keyword roles: e.g. ``["webpubsub.joinLeaveGroup", "webpubsub.sendToGroup.room1"]``.
+    :keyword groups: groups the connection joins when it connects.
+    :keyword minutes_to_expire: token lifetime, at least 1 (default 60).
+    :keyword client_protocol: ``"Default"``, ``"MQTT"`` or ``"SocketIO"``.
+    :keyword jwt_headers: extra JOSE header fields, e.g. ``{"kid": "..."}`` (access key only).
+    """
+    hub = validate_hub(target.hub_name())
+    protocol = str(client_protocol or "Default").lower()
+    if protocol not in _CLIENT_PATHS:
+        raise ValueError(f"client_protocol must be 'Default', 'MQTT' or 'SocketIO', got {client_protocol!r}")
+    if isinstance(minutes_to_expire, bool) or not isinstance(minutes_to_expire, int) or minutes_to_expire < 1:
+        raise ValueError(f"minutes_to_expire must be an integer of at least 1, got {minutes_to_expire!r}")
+    role_list = rest._strings("roles", roles)  # pylint: disable=protected-access
+    group_list = [rest._group(g) for g in rest._strings("groups", groups)]  # pylint: disable=protected-access
+    path = _CLIENT_PATHS[protocol] + hub
+    base_url = websocket_base(target.endpoint) + path
+
+    def result(token: str) -> Dict[str, str]:
+        return {"baseUrl": base_url, "token": token, "url": f"{base_url}?access_token={token}"}
+
+    key = target.access_key()
+    if key is not None:
+        now = int(time.time())
+        claims: Dict[str, Any] = {"aud": target.endpoint + path, "iat": now, "exp": now + minutes_to_expire * 60}
+        if user_id is not None:
+            claims["sub"] = user_id
+        if role_list:
+            claims["role"] = role_list
+        if group_list:
+            claims["group" if protocol == "mqtt" else "webpubsub.group"] = group_list
+        token = _jwt.encode(claims, key, jwt_headers)
+        return Call(None, lambda _: result(token), kwargs)
+
+    if protocol not in _SERVICE_CLIENT_TYPES:
+        raise ValueError("SocketIO client tokens need an access key credential (AzureKeyCredential)")
+    request = rest.build_generate_client_token_request(
+        hub, user_id=user_id, roles=role_list, minutes_to_expire=minutes_to_expire, groups=group_list,
+        client_type=_SERVICE_CLIENT_TYPES[protocol], api_version=target.api_version)
+
+    def from_service(response: Optional[Response]) -> Dict[str, str]:
+        assert response is not None
+        raise_for_status(response)
+        return result(json.loads(response.content)["token"])
+
+    return Call(request, from_service, kwargs)
+
+
+def iter_items(items: List[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
+    return iter(items)

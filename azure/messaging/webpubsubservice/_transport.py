@@ -1,0 +1,274 @@
+"""A lean azure-core transport on ``http.client`` with keep-alive connection pooling.
+
+Web PubSub calls are small requests with small (mostly empty) responses, so per-call overhead dominates.
+``requests``/``urllib3`` spend most of a call preparing and adapting; talking HTTP/1.1 over pooled
+``http.client`` connections is several times cheaper and needs no third-party package.
+"""
+
+from __future__ import annotations
+
+import http.client
+import socket
+import ssl
+import threading
+import urllib.request
+from base64 import b64encode
+from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
+from urllib.parse import unquote, urlsplit
+
+from azure.core.exceptions import (
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
+from azure.core.pipeline.transport import HttpTransport
+from azure.core.rest import HttpRequest, HttpResponse
+from azure.core.rest._http_response_impl import HttpResponseImpl  # the documented base for transport responses
+from azure.core.utils import case_insensitive_dict
+
+_STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                            ConnectionAbortedError)
+_PoolKey = Tuple[str, str, Optional[str]]
+Cert = Union[None, str, Tuple[str, str]]
+
+
+class HttpClientTransportResponse(HttpResponseImpl):  # type: ignore[misc]
+    """An ``azure.core.rest.HttpResponse`` read from an ``http.client`` response."""
+
+    def __init__(self, request: HttpRequest, raw: http.client.HTTPResponse, body: Optional[bytes],
+                 release: "_Release", block_size: int) -> None:
+        headers = case_insensitive_dict(raw.getheaders())
+        super().__init__(
+            request=request, internal_response=raw, status_code=raw.status, reason=raw.reason,
+            content_type=headers.get("content-type"), headers=headers, block_size=block_size,
+            stream_download_generator=_stream_download,
+        )
+        self._release = release
+        if body is not None:
+            self._content = body
+
+    def close(self) -> None:
+        if not self.is_closed:
+            self._is_closed = True
+            # A partly read body leaves the socket mid-message: it cannot go back to the pool.
+            self._release(reusable=self._content is not None or self._is_stream_consumed)
+
+
+def _stream_download(pipeline: Any, response: HttpClientTransportResponse, **kwargs: Any) -> Iterator[bytes]:
+    raw: http.client.HTTPResponse = response._internal_response  # pylint: disable=protected-access
+    try:
+        while True:
+            try:
+                chunk = raw.read(response._block_size)  # pylint: disable=protected-access
+            except (OSError, http.client.HTTPException) as error:
+                raise ServiceResponseError(str(error), error=error) from error
+            if not chunk:
+                break
+            yield chunk
+        response._is_stream_consumed = True  # pylint: disable=protected-access
+    finally:
+        response.close()
+
+
+class _Release:
+    """Gives a connection back to its pool once its response has been read, or discards it."""
+
+    __slots__ = ("_transport", "_key", "_connection")
+
+    def __init__(self, transport: "HttpClientTransport", key: _PoolKey, connection: http.client.HTTPConnection):
+        self._transport, self._key, self._connection = transport, key, connection
+
+    def __call__(self, reusable: bool) -> None:
+        connection, self._connection = self._connection, None  # type: ignore[assignment]
+        if connection is not None:
+            self._transport._checkin(self._key, connection, reusable)  # pylint: disable=protected-access
+
+
+class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
+    """Sync transport used by default by :class:`WebPubSubServiceClient`.
+
+    :keyword float connection_timeout: seconds to wait for a connection (default 300).
+    :keyword float read_timeout: seconds to wait for response data (default 300).
+    :keyword connection_verify: ``True`` (default), ``False`` or a CA bundle path.
+    :keyword connection_cert: a client certificate file, or ``(certfile, keyfile)``.
+    :keyword proxies: ``{"http": url, "https": url}``; by default the ``*_PROXY`` environment variables.
+    :keyword int pool_maxsize: idle connections kept per host (default 32).
+    """
+
+    def __init__(self, *, connection_timeout: float = 300, read_timeout: float = 300,
+                 connection_verify: Union[bool, str] = True, connection_cert: Cert = None,
+                 proxies: Optional[Mapping[str, str]] = None, pool_maxsize: int = 32,
+                 use_env_settings: bool = True, block_size: int = 65536, **kwargs: Any) -> None:
+        self._connection_timeout = connection_timeout
+        self._read_timeout = read_timeout
+        self._verify = connection_verify
+        self._cert = connection_cert
+        self._proxies = dict(proxies) if proxies is not None else (urllib.request.getproxies() if use_env_settings else {})
+        self._use_env = use_env_settings and proxies is None
+        self._pool_maxsize = pool_maxsize
+        self._block_size = block_size
+        self._idle: Dict[_PoolKey, List[http.client.HTTPConnection]] = {}
+        self._lock = threading.Lock()
+        self._ssl_contexts: Dict[Tuple[Any, Any], ssl.SSLContext] = {}
+
+    # -- azure-core transport protocol -------------------------------------------------------------------
+
+    def open(self) -> None:
+        pass
+
+    def close(self) -> None:
+        with self._lock:
+            pools, self._idle = self._idle, {}
+        for connections in pools.values():
+            for connection in connections:
+                connection.close()
+
+    def __enter__(self) -> "HttpClientTransport":
+        return self
+
+    def __exit__(self, *args: Any) -> None:
+        self.close()
+
+    def send(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+        parts = urlsplit(request.url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise ServiceRequestError(f"cannot send to {request.url!r}: only absolute http(s) URLs are supported")
+        target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
+        body = _body(request)
+        headers = dict(request.headers)
+        proxy = self._proxy_for(scheme, parts.hostname, kwargs.pop("proxies", None))
+        if proxy and scheme == "http":
+            target = request.url  # plain-HTTP proxies take the absolute URL
+        options = {name: kwargs.get(name) for name in ("connection_timeout", "read_timeout",
+                                                       "connection_verify", "connection_cert")}
+        key: _PoolKey = (scheme, parts.netloc, proxy)
+        for attempt in (1, 2):
+            connection, reused = self._checkout(key, parts.hostname, parts.port, options)
+            try:
+                connection.request(request.method, target, body, headers)
+                raw = connection.getresponse()
+            except _STALE_CONNECTION_ERRORS as error:
+                connection.close()
+                if reused and attempt == 1:
+                    continue  # the server closed an idle keep-alive connection: nothing was processed
+                raise ServiceResponseError(str(error) or type(error).__name__, error=error) from error
+            except socket.timeout as error:
+                connection.close()
+                raise ServiceResponseTimeoutError(f"no response within the read timeout: {error}", error=error) from error
+            except (OSError, http.client.HTTPException) as error:
+                connection.close()
+                raise ServiceResponseError(str(error) or type(error).__name__, error=error) from error
+            break
+        release = _Release(self, key, connection)
+        if stream:
+            return HttpClientTransportResponse(request, raw, None, release, self._block_size)
+        try:
+            content = raw.read()
+        except socket.timeout as error:
+            release(reusable=False)
+            raise ServiceResponseTimeoutError(f"response body not received in time: {error}", error=error) from error
+        except (OSError, http.client.HTTPException) as error:
+            release(reusable=False)
+            raise ServiceResponseError(str(error), error=error) from error
+        response = HttpClientTransportResponse(request, raw, content, release, self._block_size)
+        release(reusable=not raw.will_close)
+        response._is_closed = True  # pylint: disable=protected-access
+        return response
+
+    # -- connections -------------------------------------------------------------------------------------
+
+    def _checkout(self, key: _PoolKey, host: str, port: Optional[int],
+                  options: Mapping[str, Any]) -> Tuple[http.client.HTTPConnection, bool]:
+        read_timeout = options["read_timeout"] or self._read_timeout
+        with self._lock:
+            idle = self._idle.get(key)
+            connection = idle.pop() if idle else None
+        if connection is not None:
+            connection.sock.settimeout(read_timeout)  # type: ignore[union-attr]
+            return connection, True
+        connection = self._new_connection(key, host, port, options)
+        try:
+            connection.connect()
+        except socket.timeout as error:
+            raise ServiceRequestTimeoutError(f"could not connect to {host}: timed out", error=error) from error
+        except OSError as error:
+            raise ServiceRequestError(f"could not connect to {host}: {error}", error=error) from error
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
+        connection.sock.settimeout(read_timeout)  # type: ignore[union-attr]
+        return connection, False
+
+    def _checkin(self, key: _PoolKey, connection: http.client.HTTPConnection, reusable: bool) -> None:
+        if reusable and connection.sock is not None:
+            with self._lock:
+                idle = self._idle.setdefault(key, [])
+                if len(idle) < self._pool_maxsize:
+                    idle.append(connection)
+                    return
+        connection.close()
+
+    def _new_connection(self, key: _PoolKey, host: str, port: Optional[int],
+                        options: Mapping[str, Any]) -> http.client.HTTPConnection:
+        scheme, _, proxy = key
+        timeout = options["connection_timeout"] or self._connection_timeout
+        connect_host, connect_port, tunnel_headers = host, port, None
+        if proxy:
+            proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
+            connect_host, connect_port = proxy_parts.hostname or "", proxy_parts.port
+            if proxy_parts.username:
+                credentials = f"{unquote(proxy_parts.username)}:{unquote(proxy_parts.password or '')}"
+                tunnel_headers = {"Proxy-Authorization": "Basic " + b64encode(credentials.encode()).decode()}
+        connection: http.client.HTTPConnection
+        if scheme == "https":
+            context = self._ssl_context(options["connection_verify"], options["connection_cert"])
+            connection = http.client.HTTPSConnection(connect_host, connect_port, timeout=timeout, context=context)
+        else:
+            connection = http.client.HTTPConnection(connect_host, connect_port, timeout=timeout)
+        if proxy and scheme == "https":
+            connection.set_tunnel(host, port, headers=tunnel_headers)
+        return connection
+
+    def _ssl_context(self, verify: Optional[Union[bool, str]], cert: Cert) -> ssl.SSLContext:
+        verify = self._verify if verify is None else verify
+        cert = cert or self._cert
+        cache_key = (verify, cert)
+        context = self._ssl_contexts.get(cache_key)
+        if context is None:
+            context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
+            if verify is False:
+                context.check_hostname = False
+                context.verify_mode = ssl.CERT_NONE
+            if cert:
+                certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
+                context.load_cert_chain(certfile, keyfile)
+            self._ssl_contexts[cache_key] = context
+        return context
+
+    def _proxy_for(self, scheme: str, host: str, proxies: Optional[Mapping[str, str]]) -> Optional[str]:
+        if proxies:
+            return proxies.get(scheme) or proxies.get("all")
+        if not self._proxies:
+            return None
+        if self._use_env and urllib.request.proxy_bypass(host):
+            return None
+        return self._proxies.get(scheme) or self._proxies.get("all")
+
+
+def _body(request: HttpRequest) -> Optional[bytes]:
+    content = getattr(request, "content", None)
+    if content is None:
+        content = getattr(request, "data", None)  # legacy azure.core.pipeline.transport.HttpRequest
+    if content is None or isinstance(content, bytes):
+        return content
+    if isinstance(content, str):
+        return content.encode("utf-8")
+    if isinstance(content, (bytearray, memoryview)):
+        return bytes(content)
+    if hasattr(content, "read"):
+        data = content.read()
+        return data.encode("utf-8") if isinstance(data, str) else bytes(data)
+    if isinstance(content, dict):
+        raise ServiceRequestError("multipart and form bodies are not supported by HttpClientTransport; "
+                                  "pass transport=RequestsTransport() to send them")
+    return b"".join(chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk) for chunk in content)
