@@ -311,7 +311,8 @@ _FUNCTIONS: Mapping[str, _FunctionSpec] = {
 
 _COMPARISON_OPERATORS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 _LITERAL_KEYWORDS: Mapping[str, _LiteralValue] = {"true": True, "false": False, "null": None}
-_KEYWORDS = frozenset({"and", "or", "not", "in"}) | _COMPARISON_OPERATORS | set(_LITERAL_KEYWORDS)
+_OPERATORS = frozenset({"and", "or", "not", "in"}) | _COMPARISON_OPERATORS
+_KEYWORDS = _OPERATORS | set(_LITERAL_KEYWORDS)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -540,7 +541,8 @@ class _Parser:
 
     def _describe_unexpected_after_value(self, token: _Token, alternative: str) -> str:
         where = f"at position {token.start}"
-        if token.kind is _TokenKind.WORD and token.text.lower() in _KEYWORDS:
+        lowered = token.text.lower()
+        if token.kind is _TokenKind.WORD and lowered != token.text and lowered in _OPERATORS:
             return (
                 f"Unknown operator '{token.text}' {where}; operators are lower-case "
                 f"('{token.text.lower()}')."
