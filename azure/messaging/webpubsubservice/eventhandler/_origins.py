@@ -9,11 +9,11 @@ AllowedOrigins = Union[str, Iterable[str], None]
 
 
 def normalise_origin(origin: str) -> str:
-    """``https://Contoso.webpubsub.azure.com/`` and ``contoso.webpubsub.azure.com`` both become
-    ``contoso.webpubsub.azure.com``; a port, when given, stays part of the host."""
+    """``https://Contoso.webpubsub.azure.com:443/`` and ``contoso.webpubsub.azure.com`` both become
+    ``contoso.webpubsub.azure.com``: the service sends its host name, without scheme or port."""
     text = origin.strip()
     if "://" in text:
-        text = urlsplit(text).netloc
+        text = urlsplit(text).hostname or ""
     return text.rstrip("/").lower()
 
 
