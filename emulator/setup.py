@@ -1,0 +1,23 @@
+from setuptools import setup
+
+setup(
+    name="webpubsub-emulator",
+    version="0.1.0",
+    description="Local emulator of Azure Web PubSub for development and tests (not the service)",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    license="MIT",
+    packages=["webpubsub_emulator"],
+    package_data={"webpubsub_emulator": ["py.typed"]},
+    python_requires=">=3.9",
+    install_requires=["aiohttp>=3.9"],
+    entry_points={
+        "console_scripts": ["webpubsub-emulator = webpubsub_emulator._cli:main"],
+        "pytest11": ["webpubsub_emulator = webpubsub_emulator.pytest_plugin"],
+    },
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "Framework :: Pytest",
+        "Development Status :: 3 - Alpha",
+    ],
+)

@@ -1,0 +1,88 @@
+"""`python -m webpubsub_emulator` / `webpubsub-emulator`: run the emulator in the foreground."""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+import sys
+from typing import Dict, List, NoReturn, Optional, Sequence
+
+from ._config import DEFAULT_ACCESS_KEY, ConfigError, parse_event_handler_flag
+from ._server import DEV_WARNING, Emulator
+
+PROGRAM = "webpubsub-emulator"
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{PROGRAM}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _OneLineParser(prog=PROGRAM, description="Local Azure Web PubSub emulator for development and "
+                                                      "tests (not the service).")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080, 0 = any free)")
+    parser.add_argument("--access-key", default=None,
+                        help="access key clients and servers sign tokens with (default: the public dev key)")
+    parser.add_argument("--hub", action="append", default=[], metavar="NAME",
+                        help="declare a hub (any valid hub name works without it)")
+    parser.add_argument("--event-handler", action="append", default=[], metavar="HUB=URL_TEMPLATE",
+                        help="event handler URL template for a hub, e.g. chat=http://127.0.0.1:7071/api/{event}")
+    parser.add_argument("--anonymous", action="store_true", help="let clients connect without an access token")
+    parser.add_argument("--config", metavar="FILE", help="JSON settings file (ours or Microsoft's appsettings.json)")
+    parser.add_argument("--verbose", action="store_true", help="log every connection and request")
+    return parser
+
+
+def _fail(message: str) -> int:
+    print(f"{PROGRAM}: error: {message}", file=sys.stderr, flush=True)
+    return 1
+
+
+async def _serve(emulator: Emulator) -> None:
+    await emulator.start()
+    print(f"Web PubSub emulator listening. Connection string: {emulator.connection_string}", flush=True)
+    print(DEV_WARNING, flush=True)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(signum, stop.set)
+        except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
+            pass
+    try:
+        await stop.wait()
+    finally:
+        print("Shutting down: closing every client connection.", flush=True)
+        await emulator.stop()
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = _parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not 0 <= args.port <= 65535:
+        return _fail(f"--port must be between 0 and 65535, got {args.port}")
+    handlers: Dict[str, List[str]] = {}
+    try:
+        for flag in args.event_handler:
+            hub, url = parse_event_handler_flag(flag)
+            handlers.setdefault(hub, []).append(url)
+        emulator = Emulator(host=args.host, port=args.port, access_key=args.access_key or DEFAULT_ACCESS_KEY,
+                            hubs=args.hub, event_handlers=handlers, anonymous_connect=args.anonymous,
+                            config=args.config, verbose=args.verbose)
+    except (ConfigError, ValueError) as error:
+        return _fail(str(error))
+    try:
+        asyncio.run(_serve(emulator))
+    except OSError as error:
+        return _fail(f"cannot listen on {args.host}:{args.port}: {error.strerror or error}")
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,271 @@
+"""The WebSocket client endpoint: `/client/hubs/{hub}` and `/client/?hub=`.
+
+Authentication, the blocking `connect` event and subprotocol choice all happen before the upgrade,
+so a refused client gets a plain HTTP status and never a WebSocket.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+import time
+import uuid
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote
+
+from aiohttp import WSMsgType, web
+
+from . import _jwt
+from ._config import HUB_NAME_PATTERN
+from ._client_protocol import JsonProtocol, ProtocolViolation, SimpleProtocol
+from ._connection import PREDEFINED_PROTOCOLS, Connection
+from ._core import EmulatorCore
+from ._permissions import Permissions
+from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
+from ._upstream import UpstreamConnection, UpstreamFailed, UpstreamRejected
+
+logger = logging.getLogger("webpubsub_emulator")
+
+MAX_FRAME_BYTES = 1024 * 1024
+RECONNECTION_TOKEN_SECONDS = 7 * 24 * 3600
+RECONNECTION_ISSUER = "https://webpubsub.azure.com"
+
+
+def _last(request: web.Request, name: str) -> Optional[str]:
+    values = request.query.getall(name, [])
+    return values[-1] if values else None
+
+
+def _claim_list(value: Any) -> List[str]:
+    if value is None:
+        return []
+    items = value if isinstance(value, list) else [value]
+    return [item if isinstance(item, str) else json.dumps(item) for item in items]
+
+
+def _plain(status: int, text: str) -> web.Response:
+    return web.Response(status=status, text=text)
+
+
+class ClientEndpoint:
+    def __init__(self, core: EmulatorCore) -> None:
+        self.core = core
+
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        task = asyncio.current_task()
+        if task is not None:
+            self.core.sessions.add(task)
+        try:
+            return await self._handle(request)
+        finally:
+            if task is not None:
+                self.core.sessions.discard(task)
+
+    def _hub_name(self, request: web.Request) -> Optional[str]:
+        path = request.raw_path.split("?", 1)[0].rstrip("/")
+        prefix = "/client/hubs/"
+        if path.startswith(prefix) and "/" not in path[len(prefix):]:
+            return unquote(path[len(prefix):])
+        if path == "/client":
+            return _last(request, "hub")
+        return None
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self.core.shutting_down:
+            return _plain(503, "The emulator is shutting down.")
+        hub_name = self._hub_name(request)
+        if hub_name is None:
+            return _plain(404, "Not found.")
+        if not HUB_NAME_PATTERN.match(hub_name):
+            return _plain(400, f"Invalid hub name '{hub_name}'.")
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return _plain(400, "A WebSocket upgrade request is expected here.")
+        offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
+                   for name in header.split(",") if name.strip()]
+        if _last(request, "awps_connection_id") is not None and _last(request, "awps_reconnection_token"):
+            return await self._recover(request, hub_name, offered)
+        claims = self._authenticate(request, hub_name)
+        if claims is None:
+            if not self.core.settings.hub(hub_name).anonymous_connect or bearer_token(request) \
+                    or _last(request, "access_token"):
+                return web.Response(status=401)
+            claims = {}
+        mode = (_last(request, "webpubsub_mode") or "sendEvent").lower()
+        publish_group = _last(request, "group")
+        if mode not in ("sendevent", "sendtogroup"):
+            return _plain(400, f"Invalid webpubsub_mode '{_last(request, 'webpubsub_mode')}'.")
+        if mode == "sendtogroup":
+            if publish_group is None or not is_valid_group(publish_group):
+                return _plain(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
+        else:
+            publish_group = None
+        no_echo = (_last(request, "noEcho") or "false").lower() == "true"
+
+        sub = claims.get("sub")
+        user_id = None if sub is None else sub if isinstance(sub, str) else str(sub)
+        roles = _claim_list(claims.get("role"))
+        groups = _claim_list(claims.get("webpubsub.group"))
+        if not all(is_valid_group(group) for group in groups):
+            return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
+        connection_id = uuid.uuid4().hex
+        upstream_connection = UpstreamConnection(hub=hub_name, connection_id=connection_id, user_id=user_id,
+                                                 subprotocol=None, origin=request.url.host or "localhost")
+        body = {
+            "claims": {name: _claim_list(value) for name, value in claims.items()},
+            "query": {name: request.query.getall(name) for name in request.query.keys()
+                      if name.lower() != "access_token"},
+            "headers": {name: request.headers.getall(name) for name in request.headers.keys()
+                        if name.lower() != "authorization"},
+            "subprotocols": offered,
+            "clientCertificates": [],
+        }
+        try:
+            result = await self.core.upstream.connect(upstream_connection, body)
+        except UpstreamRejected as rejected:
+            logger.info("connect handler rejected %s with %d", connection_id, rejected.status)
+            return web.Response(status=rejected.status)
+        except UpstreamFailed as failure:
+            logger.warning("connect event for %s failed: %s", connection_id, failure.reason)
+            return _plain(500, "The connect event handler failed.")
+        subprotocol = next((name for name in offered if name in PREDEFINED_PROTOCOLS), None)
+        if result is not None:
+            if result.user_id_set:
+                user_id = result.user_id
+            if result.groups:
+                if not all(is_valid_group(group) for group in result.groups):
+                    return _plain(500, "The connect event handler returned an invalid group name.")
+                groups = result.groups
+            if result.roles is not None:
+                roles = result.roles
+            if result.subprotocol:
+                subprotocol = result.subprotocol
+        upstream_connection.user_id = user_id
+        upstream_connection.subprotocol = subprotocol
+
+        hub = self.core.hub(hub_name)
+        connection = Connection(hub=hub_name, connection_id=connection_id, user_id=user_id,
+                                subprotocol=subprotocol, permissions=Permissions(roles), limits=self.core.limits,
+                                upstream=upstream_connection, on_ended=self.core.connection_ended)
+        if connection.reliable:
+            connection.reconnection_token = _jwt.encode(
+                {"aud": connection_id, "iss": RECONNECTION_ISSUER, "jti": secrets.token_hex(16),
+                 "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.settings.access_key)
+        ws = self._websocket(subprotocol)
+        await ws.prepare(request)
+        hub.add(connection)
+        for group in groups:
+            hub.join(connection, group)
+        connection.attach(ws, request.transport)
+        logger.info("connection %s opened on hub %s (user %s, protocol %s)", connection_id, hub_name, user_id,
+                    subprotocol or "simple")
+        self.core.upstream.connected(upstream_connection)
+        handler: Any
+        if connection.json_protocol:
+            handler = JsonProtocol(hub, connection, self.core.upstream)
+        else:
+            handler = SimpleProtocol(hub, connection, self.core.upstream, publish_group=publish_group,
+                                     no_echo=no_echo)
+        await self._serve(ws, connection, handler)
+        return ws
+
+    @staticmethod
+    def _websocket(subprotocol: Optional[str]) -> web.WebSocketResponse:
+        return web.WebSocketResponse(protocols=(subprotocol,) if subprotocol else (), max_msg_size=MAX_FRAME_BYTES,
+                                     heartbeat=20.0, timeout=3.0)
+
+    def _authenticate(self, request: web.Request, hub_name: str) -> Optional[Dict[str, Any]]:
+        token = _last(request, "access_token") or bearer_token(request)
+        if not token:
+            return None
+        try:
+            claims = _jwt.decode(token, self.core.access_keys)
+        except _jwt.TokenError as error:
+            logger.info("client token refused: %s", error)
+            return None
+        base = request_base_url(request)
+        path = request.raw_path.split("?", 1)[0]
+        candidates = [f"{base}/client/hubs/{hub_name}", base + path]
+        if not audience_matches(claims.get("aud"), candidates):
+            logger.info("client token refused: audience %r does not match %s", claims.get("aud"), candidates[0])
+            return None
+        return claims
+
+    async def _recover(self, request: web.Request, hub_name: str, offered: List[str]) -> web.StreamResponse:
+        connection_id = _last(request, "awps_connection_id") or ""
+        token = _last(request, "awps_reconnection_token") or ""
+        hub = self.core.find_hub(hub_name)
+        connection = hub.connections.get(connection_id) if hub is not None else None
+        refusal: Optional[str] = None
+        try:
+            claims = _jwt.decode(token, self.core.access_keys)
+            if claims.get("aud") != connection_id:
+                refusal = "The reconnection token does not belong to this connection."
+        except _jwt.TokenError:
+            refusal = "The reconnection token is invalid."
+        if refusal is None and (connection is None or not connection.reliable or connection.closing):
+            refusal = "The connection cannot be recovered."
+        if refusal is None and connection is not None and connection.subprotocol not in offered:
+            refusal = "Recovery must use the connection's original subprotocol."
+        if refusal is not None or connection is None or hub is None:
+            ws = self._websocket(next((name for name in offered if name in PREDEFINED_PROTOCOLS), None))
+            await ws.prepare(request)
+            await ws.close(code=1008, message=(refusal or "").encode("utf-8")[:123])
+            return ws
+        if connection.attached:
+            connection.detach()  # the old socket is stale; the client has already moved on
+        ws = self._websocket(connection.subprotocol)
+        await ws.prepare(request)
+        connection.attach(ws, request.transport)
+        logger.info("connection %s recovered", connection_id)
+        await self._serve(ws, connection, JsonProtocol(hub, connection, self.core.upstream))
+        return ws
+
+    async def _serve(self, ws: web.WebSocketResponse, connection: Connection,
+                     handler: Any) -> None:
+        violation: Optional[ProtocolViolation] = None
+        try:
+            async for frame in ws:
+                if connection.closing or not connection.is_attached_to(ws):
+                    break
+                try:
+                    if isinstance(handler, JsonProtocol):
+                        if frame.type != WSMsgType.TEXT:
+                            raise ProtocolViolation("Only text frames are accepted by JSON subprotocols.", 1003)
+                        await handler.on_text(frame.data)
+                    elif frame.type == WSMsgType.TEXT:
+                        await handler.on_frame(frame.data.encode("utf-8"), False)
+                    elif frame.type == WSMsgType.BINARY:
+                        await handler.on_frame(frame.data, True)
+                except ProtocolViolation as error:
+                    violation = error
+                    break
+        except Exception:
+            logger.exception("connection %s failed", connection.connection_id)
+        if violation is not None:
+            connection.close(violation.reason, violation.code)
+        await self._wait_closed(ws, connection)
+        self._after_socket_closed(ws, connection)
+
+    @staticmethod
+    async def _wait_closed(ws: web.WebSocketResponse, connection: Connection) -> None:
+        if connection.closing and connection.is_attached_to(ws):
+            try:
+                await asyncio.wait_for(connection.wait_writer(), connection.limits.close_timeout_seconds + 1)
+            except asyncio.TimeoutError:
+                pass
+
+    def _after_socket_closed(self, ws: web.WebSocketResponse, connection: Connection) -> None:
+        if not connection.is_attached_to(ws):
+            return  # a recovery took this session over
+        if connection.closing:
+            connection.finish(connection.close_reason)
+            return
+        code = ws.close_code
+        if connection.reliable and code != 1000 and not self.core.shutting_down:
+            connection.detach()
+            connection.start_recovery_window()
+            logger.info("connection %s dropped (code %s); recoverable for %.0f s", connection.connection_id, code,
+                        connection.limits.recovery_seconds)
+            return
+        connection.finish(None if code in (None, 1000, 1001) else f"The client closed the connection with code {code}.")

@@ -1,0 +1,301 @@
+"""One client connection: identity, groups, permissions and the bounded outbound queue.
+
+Every connection owns a queue drained by its own writer task, so a slow client only delays itself.
+Each queued frame remembers its deadline (enqueue time + messageTtlSeconds); the writer drops frames
+whose deadline passed instead of delivering them late. A queue that stays over its bound for longer
+than a grace period (or reaches twice the bound) gets the client closed with 1008.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Callable, Deque, Dict, Optional, Set, Tuple
+
+from aiohttp import web
+
+from ._messages import (Frame, OutboundMessage, connected_frame, disconnected_frame, with_sequence_id)
+from ._permissions import Permissions
+from ._upstream import UpstreamConnection
+
+JSON_PROTOCOL = "json.webpubsub.azure.v1"
+RELIABLE_JSON_PROTOCOL = "json.reliable.webpubsub.azure.v1"
+PREDEFINED_PROTOCOLS = (JSON_PROTOCOL, RELIABLE_JSON_PROTOCOL)
+
+logger = logging.getLogger("webpubsub_emulator")
+
+_QueueItem = Optional[Tuple[Frame, Optional[float], int]]  # None = close marker
+
+
+@dataclass(frozen=True)
+class ConnectionLimits:
+    queue_max_messages: int = 10_000
+    queue_max_bytes: int = 16 * 1024 * 1024
+    queue_grace_seconds: float = 3.0
+    reliable_max_messages: int = 1000
+    reliable_max_bytes: int = 16 * 1024 * 1024
+    recovery_seconds: float = 30.0
+    close_timeout_seconds: float = 3.0
+
+
+class Connection:
+    def __init__(self, *, hub: str, connection_id: str, user_id: Optional[str], subprotocol: Optional[str],
+                 permissions: Permissions, limits: ConnectionLimits, upstream: UpstreamConnection,
+                 on_ended: Callable[["Connection", Optional[str]], None]) -> None:
+        self.hub = hub
+        self.connection_id = connection_id
+        self.user_id = user_id
+        self.subprotocol = subprotocol
+        self.json_protocol = subprotocol in PREDEFINED_PROTOCOLS
+        self.reliable = subprotocol == RELIABLE_JSON_PROTOCOL
+        self.permissions = permissions
+        self.limits = limits
+        self.upstream = upstream
+        self.groups: Set[str] = set()
+        self.group_join_order: Dict[str, int] = {}
+        self.processed_ack_ids: Set[int] = set()
+        self.reconnection_token: Optional[str] = None
+        self.closing = False
+        self.ended = False
+        self.close_reason: Optional[str] = None
+        self._on_ended = on_ended
+        self._loop = asyncio.get_running_loop()
+        self._ws: Optional[web.WebSocketResponse] = None
+        self._transport: Optional[asyncio.BaseTransport] = None
+        self._writer: Optional["asyncio.Task[None]"] = None
+        self._queue: Deque[_QueueItem] = deque()
+        self._queued_bytes = 0
+        self._wakeup: Optional["asyncio.Future[None]"] = None
+        self._over_bound_since: Optional[float] = None
+        self._timers: Set[asyncio.TimerHandle] = set()
+        self._sequence_id = 0
+        self._unacked: Deque[Tuple[int, str, Optional[float], int]] = deque()
+        self._unacked_bytes = 0
+        self.expired_dropped = 0
+        self._attachments = 0
+
+    # -- what the OData filter sees -------------------------------------------------------------
+    @property
+    def protocol(self) -> Optional[str]:
+        return self.subprotocol
+
+    @property
+    def attached(self) -> bool:
+        return self._ws is not None
+
+    def is_attached_to(self, ws: web.WebSocketResponse) -> bool:
+        return self._ws is ws
+
+    # -- socket attachment ----------------------------------------------------------------------
+    def attach(self, ws: web.WebSocketResponse, transport: Optional[asyncio.BaseTransport]) -> None:
+        """Start writing to `ws`; a recovered reliable session replays what the client never acked."""
+        self._ws = ws
+        self._transport = transport
+        self._attachments += 1
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._over_bound_since = None
+        if self.json_protocol:
+            self.send_control(connected_frame(self.connection_id, self.user_id, self.reconnection_token))
+        now = self._loop.time()
+        for _sequence_id, frame, deadline, size in self._unacked:
+            if deadline is None or deadline >= now:
+                self._enqueue(frame, deadline, size)
+        self._writer = self._loop.create_task(self._write_loop(ws))
+
+    def detach(self) -> None:
+        """The socket is gone; a reliable session keeps buffering until recovered or expired."""
+        self._ws = None
+        self._transport = None
+        writer, self._writer = self._writer, None
+        if writer is not None and not writer.done():
+            writer.cancel()
+        self._queue.clear()
+        self._queued_bytes = 0
+
+    def start_recovery_window(self) -> None:
+        attachments = self._attachments
+
+        def expire() -> None:
+            if not self.attached and not self.ended and self._attachments == attachments:
+                self.finish("The connection was not recovered in time.")
+
+        self._call_later(self.limits.recovery_seconds, expire)
+
+    # -- sending --------------------------------------------------------------------------------
+    def deliver(self, message: OutboundMessage, deadline: Optional[float]) -> None:
+        if self.closing:
+            return
+        frame: Frame
+        if self.json_protocol:
+            frame = message.json_frame()
+            if self.reliable:
+                self._sequence_id += 1
+                frame = with_sequence_id(frame, self._sequence_id)
+                size = len(frame)
+                self._unacked.append((self._sequence_id, frame, deadline, size))
+                self._unacked_bytes += size
+                if (len(self._unacked) > self.limits.reliable_max_messages
+                        or self._unacked_bytes > self.limits.reliable_max_bytes):
+                    self.close("Too many unacknowledged messages: the reliable buffer is full.", 1008,
+                               drop_queue=True)
+                    return
+                if self._ws is None:
+                    return
+                self._enqueue(frame, deadline, size)
+                return
+        else:
+            frame = message.simple_frame()
+        if self._ws is not None:
+            self._enqueue(frame, deadline, message.size + 64)
+
+    def send_control(self, frame: str) -> None:
+        """Acks, pongs and system messages: never sequenced, never expire."""
+        if not self.closing and self._ws is not None:
+            self._enqueue(frame, None, len(frame))
+
+    def sequence_ack(self, sequence_id: int) -> None:
+        while self._unacked and self._unacked[0][0] <= sequence_id:
+            self._unacked_bytes -= self._unacked.popleft()[3]
+
+    def _enqueue(self, frame: Frame, deadline: Optional[float], size: int) -> None:
+        queue = self._queue
+        queue.append((frame, deadline, size))
+        self._queued_bytes += size
+        limits = self.limits
+        if len(queue) > limits.queue_max_messages or self._queued_bytes > limits.queue_max_bytes:
+            self._note_over_bound()
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+
+    def _note_over_bound(self) -> None:
+        limits = self.limits
+        now = self._loop.time()
+        hard_limit = (len(self._queue) > 2 * limits.queue_max_messages
+                      or self._queued_bytes > 2 * limits.queue_max_bytes)
+        if self._over_bound_since is None:
+            self._over_bound_since = now
+            self._call_later(limits.queue_grace_seconds, self._check_over_bound)
+        if hard_limit or now - self._over_bound_since >= limits.queue_grace_seconds:
+            self._close_slow_client()
+
+    def _is_over_bound(self) -> bool:
+        return (len(self._queue) > self.limits.queue_max_messages
+                or self._queued_bytes > self.limits.queue_max_bytes)
+
+    def _check_over_bound(self) -> None:
+        if self._over_bound_since is None or self.closing:
+            return
+        if self._is_over_bound():
+            self._close_slow_client()
+        else:
+            self._over_bound_since = None
+
+    def _close_slow_client(self) -> None:
+        logger.warning("closing slow connection %s: outbound queue over its bound", self.connection_id)
+        self.close("The client is too slow: its outbound queue stayed over the limit.", 1008, drop_queue=True)
+
+    async def _write_loop(self, ws: web.WebSocketResponse) -> None:
+        queue = self._queue
+        loop = self._loop
+        try:
+            while True:
+                while not queue:
+                    self._wakeup = loop.create_future()
+                    await self._wakeup
+                item = queue.popleft()
+                if item is None:
+                    await self._send_close(ws)
+                    return
+                frame, deadline, size = item
+                self._queued_bytes -= size
+                if deadline is not None and loop.time() > deadline:
+                    self.expired_dropped += 1
+                    continue
+                if isinstance(frame, str):
+                    await ws.send_str(frame)
+                else:
+                    await ws.send_bytes(frame)
+                if self._over_bound_since is not None and not self._is_over_bound():
+                    self._over_bound_since = None
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # the peer went away mid-write; the reader notices and cleans up
+            logger.debug("writer for %s stopped: %r", self.connection_id, exc)
+
+    async def _send_close(self, ws: web.WebSocketResponse) -> None:
+        reason = self.close_reason or ""
+        code = self._close_code
+        if self.json_protocol:
+            await ws.send_str(disconnected_frame(reason))
+        await ws.close(code=code, message=reason.encode("utf-8")[:123])
+
+    # -- closing --------------------------------------------------------------------------------
+    _close_code = 1000
+
+    def close(self, reason: str, code: int = 1000, *, drop_queue: bool = False) -> None:
+        """Server-initiated close: the client sees `disconnected` (if it speaks a subprotocol) then a
+        close frame. The session ends for good, even for a reliable connection."""
+        if self.closing or self.ended:
+            return
+        self.closing = True
+        self.close_reason = reason
+        self._close_code = code
+        if self._ws is None:
+            self.finish(reason)
+            return
+        if drop_queue:
+            self._queue.clear()
+            self._queued_bytes = 0
+        self._queue.append(None)
+        wakeup = self._wakeup
+        if wakeup is not None and not wakeup.done():
+            wakeup.set_result(None)
+        timeout = min(1.0, self.limits.close_timeout_seconds) if drop_queue else self.limits.close_timeout_seconds
+        self._call_later(timeout, self._abort)
+
+    def _abort(self) -> None:
+        """The close handshake did not finish in time (e.g. the client never reads): drop the socket."""
+        if self._writer is not None and not self._writer.done():
+            self._writer.cancel()
+        if self._transport is not None:
+            transport = self._transport
+            abort = getattr(transport, "abort", None)
+            if callable(abort):
+                abort()
+            else:
+                transport.close()
+
+    def finish(self, reason: Optional[str]) -> None:
+        """The session is over: forget it (idempotent)."""
+        if self.ended:
+            return
+        self.ended = True
+        self.closing = True
+        for timer in self._timers:
+            timer.cancel()
+        self._timers.clear()
+        self.detach()
+        self._unacked.clear()
+        self._on_ended(self, reason if self.close_reason is None else self.close_reason)
+
+    def _call_later(self, delay: float, callback: Callable[[], None]) -> None:
+        handle: Optional[asyncio.TimerHandle] = None
+
+        def run() -> None:
+            if handle is not None:
+                self._timers.discard(handle)
+            callback()
+
+        handle = self._loop.call_later(delay, run)
+        self._timers.add(handle)
+
+    async def wait_writer(self) -> None:
+        writer = self._writer
+        if writer is not None:
+            try:
+                await writer
+            except asyncio.CancelledError:
+                pass

@@ -1,0 +1,65 @@
+"""Shared emulator state: settings, hubs, the upstream caller and the set of live sessions."""
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Dict, Iterator, List, Optional, Set
+
+from ._config import EmulatorSettings
+from ._connection import Connection, ConnectionLimits
+from ._hub import Hub
+from ._upstream import Upstream
+
+logger = logging.getLogger("webpubsub_emulator")
+
+SHUTDOWN_REASON = "The emulator is shutting down."
+
+
+class EmulatorCore:
+    def __init__(self, settings: EmulatorSettings, limits: ConnectionLimits) -> None:
+        self.settings = settings
+        self.limits = limits
+        self.access_keys: List[str] = [settings.access_key]
+        self.upstream = Upstream(access_keys=self.access_keys)
+        for hub in settings.hubs.values():
+            self.upstream.set_handlers(hub.name, hub.event_handlers)
+        self._hubs: Dict[str, Hub] = {}
+        self.sessions: Set["asyncio.Task[object]"] = set()
+        self.shutting_down = False
+
+    def hub(self, name: str) -> Hub:
+        key = name.lower()
+        hub = self._hubs.get(key)
+        if hub is None:
+            hub = self._hubs[key] = Hub(name)
+        return hub
+
+    def find_hub(self, name: str) -> Optional[Hub]:
+        return self._hubs.get(name.lower())
+
+    def connections(self) -> Iterator[Connection]:
+        for hub in list(self._hubs.values()):
+            yield from list(hub.connections.values())
+
+    def connection_ended(self, connection: Connection, reason: Optional[str]) -> None:
+        """Called once per session when it is over for good (closed, or its recovery window expired)."""
+        hub = self.find_hub(connection.hub)
+        if hub is not None:
+            hub.remove(connection)
+        logger.info("connection %s ended (%s)", connection.connection_id, reason or "closed")
+        try:
+            self.upstream.disconnected(connection.upstream, reason)
+        except Exception:  # a failing handler must never break the emulator
+            logger.exception("disconnected event for %s failed", connection.connection_id)
+
+    async def shutdown(self, timeout: float = 5.0) -> None:
+        self.shutting_down = True
+        for connection in list(self.connections()):
+            connection.close(SHUTDOWN_REASON, 1001)
+        sessions = [task for task in self.sessions if not task.done()]
+        if sessions:
+            await asyncio.wait(sessions, timeout=timeout)
+        try:
+            await self.upstream.close()
+        except Exception:
+            logger.exception("closing the upstream caller failed")

@@ -1,0 +1,79 @@
+"""HS256 JSON Web Tokens: just enough to verify the tokens SDKs send and to mint client tokens."""
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from typing import Any, Dict, Iterable, Optional
+
+CLOCK_SKEW_SECONDS = 300
+
+
+class TokenError(Exception):
+    """The token is malformed, wrongly signed, expired or not yet valid."""
+
+
+def _b64url_encode(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
+
+
+def _b64url_decode(text: str) -> bytes:
+    padded = text + "=" * (-len(text) % 4)
+    try:
+        return base64.urlsafe_b64decode(padded.encode("ascii"))
+    except (ValueError, UnicodeEncodeError) as exc:
+        raise TokenError("token segment is not base64url") from exc
+
+
+def key_id(access_key: str) -> str:
+    """A stable `kid` for a key that reveals nothing about it."""
+    return hashlib.sha256(access_key.encode("utf-8")).hexdigest()[:32]
+
+
+def encode(claims: Dict[str, Any], access_key: str, *, kid: Optional[str] = None) -> str:
+    header: Dict[str, str] = {"alg": "HS256", "typ": "JWT"}
+    if kid is not None:
+        header["kid"] = kid
+    signing_input = ".".join(
+        _b64url_encode(json.dumps(part, separators=(",", ":")).encode("utf-8")) for part in (header, claims)
+    )
+    signature = hmac.new(access_key.encode("utf-8"), signing_input.encode("ascii"), hashlib.sha256).digest()
+    return signing_input + "." + _b64url_encode(signature)
+
+
+def decode(token: str, access_keys: Iterable[str], *, now: Optional[float] = None) -> Dict[str, Any]:
+    """Verify signature, `exp` (required) and `nbf`; return the claims. `aud` is left to the caller."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise TokenError("token must have three segments")
+    try:
+        header = json.loads(_b64url_decode(parts[0]))
+        claims = json.loads(_b64url_decode(parts[1]))
+    except ValueError as exc:
+        raise TokenError("token segment is not JSON") from exc
+    if not isinstance(header, dict) or header.get("alg") != "HS256":
+        raise TokenError("only HS256 tokens are accepted")
+    if not isinstance(claims, dict):
+        raise TokenError("token claims must be a JSON object")
+    signing_input = (parts[0] + "." + parts[1]).encode("ascii", "replace")
+    signature = _b64url_decode(parts[2])
+    if not any(
+        hmac.compare_digest(hmac.new(key.encode("utf-8"), signing_input, hashlib.sha256).digest(), signature)
+        for key in access_keys
+    ):
+        raise TokenError("signature does not match the access key")
+    current = time.time() if now is None else now
+    exp = claims.get("exp")
+    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
+        raise TokenError("token has no valid exp claim")
+    if current > exp + CLOCK_SKEW_SECONDS:
+        raise TokenError("token has expired")
+    nbf = claims.get("nbf")
+    if nbf is not None:
+        if isinstance(nbf, bool) or not isinstance(nbf, (int, float)):
+            raise TokenError("nbf claim is not a number")
+        if current < nbf - CLOCK_SKEW_SECONDS:
+            raise TokenError("token is not valid yet")
+    return claims
