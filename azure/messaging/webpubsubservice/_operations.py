@@ -85,7 +85,7 @@ def encode_message(message: Message, content_type: Optional[str]) -> Tuple[Union
     if isinstance(message, (bytes, bytearray, memoryview)):
         return bytes(message), content_type or "application/octet-stream"
     if isinstance(message, io.IOBase) or hasattr(message, "read"):
-        data = message.read()  # type: ignore[union-attr]
+        data = message.read()
         return (data.encode("utf-8") if isinstance(data, str) else bytes(data)), content_type or "application/octet-stream"
     if isinstance(message, (dict, list)) or content_type is None or content_type.startswith("application/json"):
         try:
@@ -105,6 +105,7 @@ def _call(request: HttpRequest, interpret: Callable[[Optional[Response]], T], op
 
 def send_to_all(
     target: Target,
+    /,
     message: Message,
     *,
     excluded: Optional[Sequence[str]] = None,
@@ -130,6 +131,7 @@ def send_to_all(
 
 def send_to_group(
     target: Target,
+    /,
     group: str,
     message: Message,
     *,
@@ -149,6 +151,7 @@ def send_to_group(
 
 def send_to_user(
     target: Target,
+    /,
     user_id: str,
     message: Message,
     *,
@@ -167,6 +170,7 @@ def send_to_user(
 
 def send_to_connection(
     target: Target,
+    /,
     connection_id: str,
     message: Message,
     *,
@@ -185,41 +189,41 @@ def send_to_connection(
 # --- groups ----------------------------------------------------------------------------------------------
 
 
-def add_connection_to_group(target: Target, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
+def add_connection_to_group(target: Target, /, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
     """Add a connection to a group."""
     request = rest.build_add_connection_to_group_request(
         target.hub_name(), group, connection_id, api_version=target.api_version)
     return _call(request, _succeeded, kwargs)
 
 
-def remove_connection_from_group(target: Target, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
+def remove_connection_from_group(target: Target, /, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
     """Remove a connection from a group."""
     request = rest.build_remove_connection_from_group_request(
         target.hub_name(), group, connection_id, api_version=target.api_version)
     return _call(request, _succeeded, kwargs)
 
 
-def remove_connection_from_all_groups(target: Target, connection_id: str, **kwargs: Any) -> Call[None]:
+def remove_connection_from_all_groups(target: Target, /, connection_id: str, **kwargs: Any) -> Call[None]:
     """Remove a connection from every group it is in (the connection stays open)."""
     request = rest.build_remove_connection_from_all_groups_request(
         target.hub_name(), connection_id, api_version=target.api_version)
     return _call(request, _succeeded, kwargs)
 
 
-def add_user_to_group(target: Target, group: str, user_id: str, **kwargs: Any) -> Call[None]:
+def add_user_to_group(target: Target, /, group: str, user_id: str, **kwargs: Any) -> Call[None]:
     """Add every current connection of a user to a group (404 ``ResourceNotFoundError`` if none)."""
     request = rest.build_add_user_to_group_request(target.hub_name(), group, user_id, api_version=target.api_version)
     return _call(request, _succeeded, kwargs)
 
 
-def remove_user_from_group(target: Target, group: str, user_id: str, **kwargs: Any) -> Call[None]:
+def remove_user_from_group(target: Target, /, group: str, user_id: str, **kwargs: Any) -> Call[None]:
     """Remove every connection of a user from a group."""
     request = rest.build_remove_user_from_group_request(
         target.hub_name(), group, user_id, api_version=target.api_version)
     return _call(request, _succeeded, kwargs)
 
 
-def remove_user_from_all_groups(target: Target, user_id: str, **kwargs: Any) -> Call[None]:
+def remove_user_from_all_groups(target: Target, /, user_id: str, **kwargs: Any) -> Call[None]:
     """Remove every connection of a user from every group."""
     request = rest.build_remove_user_from_all_groups_request(
         target.hub_name(), user_id, api_version=target.api_version)
@@ -247,6 +251,7 @@ def _groups_body(
 
 def add_connections_to_groups(
     target: Target,
+    /,
     groups_to_add: Optional[Union[Mapping[str, Any], IO[bytes]]] = None,
     *,
     groups: Optional[Sequence[str]] = None,
@@ -264,6 +269,7 @@ def add_connections_to_groups(
 
 def remove_connections_from_groups(
     target: Target,
+    /,
     groups_to_remove: Optional[Union[Mapping[str, Any], IO[bytes]]] = None,
     *,
     groups: Optional[Sequence[str]] = None,
@@ -280,7 +286,7 @@ def remove_connections_from_groups(
 # --- closing ---------------------------------------------------------------------------------------------
 
 
-def close_connection(target: Target, connection_id: str, *, reason: Optional[str] = None, **kwargs: Any) -> Call[None]:
+def close_connection(target: Target, /, connection_id: str, *, reason: Optional[str] = None, **kwargs: Any) -> Call[None]:
     """Close one connection; ``reason`` is shown to the client and sent to the ``disconnected`` event."""
     request = rest.build_close_connection_request(
         target.hub_name(), connection_id, reason=reason, api_version=target.api_version)
@@ -288,7 +294,7 @@ def close_connection(target: Target, connection_id: str, *, reason: Optional[str
 
 
 def close_all_connections(
-    target: Target, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None, **kwargs: Any
+    target: Target, /, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None, **kwargs: Any
 ) -> Call[None]:
     """Close every connection of the hub except ``excluded``."""
     request = rest.build_close_all_connections_request(
@@ -297,7 +303,7 @@ def close_all_connections(
 
 
 def close_group_connections(
-    target: Target, group: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
+    target: Target, /, group: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
     **kwargs: Any,
 ) -> Call[None]:
     """Close every connection in ``group`` except ``excluded``."""
@@ -307,7 +313,7 @@ def close_group_connections(
 
 
 def close_user_connections(
-    target: Target, user_id: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
+    target: Target, /, user_id: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
     **kwargs: Any,
 ) -> Call[None]:
     """Close every connection of ``user_id`` except ``excluded``."""
@@ -319,26 +325,26 @@ def close_user_connections(
 # --- existence checks and permissions ----------------------------------------------------------------------
 
 
-def connection_exists(target: Target, connection_id: str, **kwargs: Any) -> Call[bool]:
+def connection_exists(target: Target, /, connection_id: str, **kwargs: Any) -> Call[bool]:
     """Whether the connection is currently connected."""
     request = rest.build_connection_exists_request(target.hub_name(), connection_id, api_version=target.api_version)
     return _call(request, _exists, kwargs)
 
 
-def group_exists(target: Target, group: str, **kwargs: Any) -> Call[bool]:
+def group_exists(target: Target, /, group: str, **kwargs: Any) -> Call[bool]:
     """Whether the group has at least one connection."""
     request = rest.build_group_exists_request(target.hub_name(), group, api_version=target.api_version)
     return _call(request, _exists, kwargs)
 
 
-def user_exists(target: Target, user_id: str, **kwargs: Any) -> Call[bool]:
+def user_exists(target: Target, /, user_id: str, **kwargs: Any) -> Call[bool]:
     """Whether the user has at least one connection."""
     request = rest.build_user_exists_request(target.hub_name(), user_id, api_version=target.api_version)
     return _call(request, _exists, kwargs)
 
 
 def grant_permission(
-    target: Target, permission: Union[WebPubSubPermission, str], connection_id: str, *,
+    target: Target, /, permission: Union[WebPubSubPermission, str], connection_id: str, *,
     target_name: Optional[str] = None, **kwargs: Any,
 ) -> Call[None]:
     """Grant ``permission`` for group ``target_name`` to a connection."""
@@ -348,7 +354,7 @@ def grant_permission(
 
 
 def revoke_permission(
-    target: Target, permission: Union[WebPubSubPermission, str], connection_id: str, *,
+    target: Target, /, permission: Union[WebPubSubPermission, str], connection_id: str, *,
     target_name: Optional[str] = None, **kwargs: Any,
 ) -> Call[None]:
     """Revoke ``permission`` for group ``target_name`` from a connection."""
@@ -358,7 +364,7 @@ def revoke_permission(
 
 
 def has_permission(
-    target: Target, permission: Union[WebPubSubPermission, str], connection_id: str, *,
+    target: Target, /, permission: Union[WebPubSubPermission, str], connection_id: str, *,
     target_name: Optional[str] = None, **kwargs: Any,
 ) -> Call[bool]:
     """Whether a connection has ``permission`` for group ``target_name``."""
@@ -367,7 +373,7 @@ def has_permission(
     return _call(request, _exists, kwargs)
 
 
-def get_service_status(target: Target, **kwargs: Any) -> Call[bool]:
+def get_service_status(target: Target, /, **kwargs: Any) -> Call[bool]:
     """Whether the service is healthy (``HEAD /api/health`` answered 2xx)."""
 
     def healthy(response: Optional[Response]) -> bool:
@@ -399,7 +405,7 @@ class Pages:
 
 
 def list_connections_in_group(
-    target: Target, group: str, *, top: Optional[int] = None, maxpagesize: Optional[int] = None, **kwargs: Any
+    target: Target, /, group: str, *, top: Optional[int] = None, maxpagesize: Optional[int] = None, **kwargs: Any
 ) -> Pages:
     """Every connection in ``group`` as ``{"connectionId": ..., "userId": ...}`` dicts, page by page.
 
@@ -416,6 +422,7 @@ def list_connections_in_group(
 
 def get_client_access_token(
     target: Target,
+    /,
     *,
     user_id: Optional[str] = None,
     roles: Optional[Sequence[str]] = None,

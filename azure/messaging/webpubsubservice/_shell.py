@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Callable, Coroutine, TypeVar
+from typing import Any, Awaitable, Callable, TypeVar
 
 from azure.core.tracing.decorator import distributed_trace
 from azure.core.tracing.decorator_async import distributed_trace_async
@@ -51,19 +51,19 @@ def owner_module(owner: str) -> str:
 def sync_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], T]:
-    def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> T:
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._run(operation(self._target, *args, **kwargs))  # type: ignore[no-any-return]
 
     _adopt(method, operation, owner, _result_annotation(operation))
-    return distributed_trace(method)  # type: ignore[no-any-return]
+    return distributed_trace(method)
 
 
 def async_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
-) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, T]]:
-    async def method(self: Any, *args: P.args, **kwargs: P.kwargs) -> T:
+) -> Callable[Concatenate[Any, P], Awaitable[T]]:
+    async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._run(operation(self._target, *args, **kwargs))  # type: ignore[no-any-return]
 
     _adopt(method, operation, owner, _result_annotation(operation))
     method.__module__ = "azure.messaging.webpubsubservice.aio"
-    return distributed_trace_async(method)  # type: ignore[no-any-return]
+    return distributed_trace_async(method)

@@ -33,7 +33,7 @@ _PoolKey = Tuple[str, str, Optional[str]]
 Cert = Union[None, str, Tuple[str, str]]
 
 
-class HttpClientTransportResponse(HttpResponseImpl):  # type: ignore[misc]
+class HttpClientTransportResponse(HttpResponseImpl):
     """An ``azure.core.rest.HttpResponse`` read from an ``http.client`` response."""
 
     def __init__(self, request: HttpRequest, raw: http.client.HTTPResponse, body: Optional[bytes],
@@ -130,7 +130,7 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
     def __exit__(self, *args: Any) -> None:
         self.close()
 
-    def send(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+    def send(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> HttpResponse:
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https") or not parts.hostname:
@@ -186,7 +186,7 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
             idle = self._idle.get(key)
             connection = idle.pop() if idle else None
         if connection is not None:
-            connection.sock.settimeout(read_timeout)  # type: ignore[union-attr]
+            connection.sock.settimeout(read_timeout)
             return connection, True
         connection = self._new_connection(key, host, port, options)
         try:
@@ -195,8 +195,8 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
             raise ServiceRequestTimeoutError(f"could not connect to {host}: timed out", error=error) from error
         except OSError as error:
             raise ServiceRequestError(f"could not connect to {host}: {error}", error=error) from error
-        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # type: ignore[union-attr]
-        connection.sock.settimeout(read_timeout)  # type: ignore[union-attr]
+        connection.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        connection.sock.settimeout(read_timeout)
         return connection, False
 
     def _checkin(self, key: _PoolKey, connection: http.client.HTTPConnection, reusable: bool) -> None:
