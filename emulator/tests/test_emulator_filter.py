@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Collection, List, Optional, Tuple
 
@@ -468,3 +469,16 @@ WITHIN_LIMITS: List[Tuple[str, str]] = [
 )
 def test_large_filters_within_limits_work(text: str) -> None:
     assert matching_ids(text) == "c3"
+
+
+def test_exhausted_call_stack_gives_filter_error_not_recursion_error() -> None:
+    # A caller already deep in its own stack must still get a 400, never a RecursionError.
+    text = nested("(", "userId eq 'deep-stack'", ")", MAX_NESTING_DEPTH)
+    previous_limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(150)
+    try:
+        with pytest.raises(FilterError) as caught:
+            compile_filter(text)
+    finally:
+        sys.setrecursionlimit(previous_limit)
+    assert caught.value.detail == "The filter is nested too deeply."

@@ -20,7 +20,8 @@ leave room, kept deliberately:
   ``value``), not only literals.
 * Comparisons do not chain: ``a eq b eq c`` needs parentheses.
 * Integer literals must fit in 64 bits. Lengths and offsets count Python code points.
-* Positions in messages are 0-based character offsets into the filter text.
+* Syntax errors quote the whole filter and give a 0-based character position; type errors quote
+  the offending sub-expression, as the service does for ``not length(userId)``.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from typing import (
     Union,
 )
 
-__all__ = ["FilterError", "FilterTarget", "compile_filter", "MAX_NESTING_DEPTH"]
+__all__ = ["FilterError", "FilterPredicate", "FilterTarget", "MAX_NESTING_DEPTH", "compile_filter"]
 
 MAX_NESTING_DEPTH = 100
 """Deepest allowed nesting of parentheses, function calls and ``not``."""
