@@ -105,7 +105,8 @@ class FakeHandler:
         while len(self.received(method, event)) < count:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(f"expected {count} {method} {event} request(s), got {self.received(method, event)}")
+                got = self.received(method, event)
+                raise AssertionError(f"expected {count} {method} {event} request(s), got {got}")
             self._arrival.clear()
             try:
                 await asyncio.wait_for(self._arrival.wait(), remaining)

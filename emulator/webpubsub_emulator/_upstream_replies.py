@@ -59,7 +59,9 @@ def parse_connect_result(body: bytes, offered_subprotocols: Sequence[str]) -> Co
     if subprotocol is not None:
         result.subprotocol = _string_field(subprotocol, "subprotocol")
         if result.subprotocol not in offered_subprotocols:
-            raise InvalidResponse(f"connect response picked subprotocol {result.subprotocol!r} the client did not offer")
+            raise InvalidResponse(
+                f"connect response picked subprotocol {result.subprotocol!r} the client did not offer"
+            )
     return result
 
 
