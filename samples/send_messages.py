@@ -1,0 +1,33 @@
+"""Send to everyone, a group, a user or one connection; with filters, exclusions and a TTL."""
+
+from _sample_support import Listener, web_pubsub_connection_string
+
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+
+def main() -> None:
+    with web_pubsub_connection_string() as connection_string, \
+            WebPubSubServiceClient.from_connection_string(connection_string, hub="samples") as service:
+        alice = Listener(service.get_client_access_token(user_id="alice", groups=["room1"])["url"])
+        bob = Listener(service.get_client_access_token(user_id="bob")["url"])
+        alice.next(), bob.next()  # connected
+
+        service.send_to_all("to everyone", excluded=[bob.connection_id])
+        print("alice got:", alice.next()["data"])
+
+        service.send_to_all({"only": "bob"}, filter="userId eq 'bob'", message_ttl_seconds=60)
+        print("bob got:", bob.next()["data"])
+
+        service.send_to_group("room1", "to room1")
+        print("alice got:", alice.next()["data"])
+
+        service.send_to_user("bob", b"\x01\x02")
+        print("bob got:", bob.next()["dataType"])
+
+        service.send_to_connection(alice.connection_id, '{"pre": "serialized"}', content_type="application/json")
+        print("alice got:", alice.next()["data"])
+        alice.close(), bob.close()
+
+
+if __name__ == "__main__":
+    main()
