@@ -15,9 +15,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
 class EventHandlerASGIApp:
-    """Use alone (``uvicorn module:app``), as middleware around another ASGI app, or mount it."""
+    """Use alone (``uvicorn module:app``), as middleware around another ASGI app, or mount it.
 
-    def __init__(self, handler: WebPubSubEventHandler, app: Optional[ASGIApp] = None) -> None:
+    Coroutine callbacks run on the event loop; plain functions run in a worker thread.
+    """
+
+    def __init__(self, app: Optional[ASGIApp] = None, *, handler: WebPubSubEventHandler) -> None:
+        # ``app`` comes first so Starlette's ``add_middleware(EventHandlerASGIApp, handler=...)`` works.
         self.handler = handler
         self.app = app
 

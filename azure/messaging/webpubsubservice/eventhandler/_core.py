@@ -162,13 +162,13 @@ class WebPubSubEventHandler:
         """An ASGI app serving this handler; other paths go to ``app`` (or get 404 without one)."""
         from ._asgi import EventHandlerASGIApp  # pylint: disable=import-outside-toplevel
 
-        return EventHandlerASGIApp(self, app)
+        return EventHandlerASGIApp(app, handler=self)
 
     def as_wsgi_app(self, app: Optional["WSGIApp"] = None) -> "EventHandlerWSGIApp":
         """A WSGI app serving this handler; other paths go to ``app`` (or get 404 without one)."""
         from ._wsgi import EventHandlerWSGIApp  # pylint: disable=import-outside-toplevel
 
-        return EventHandlerWSGIApp(self, app)
+        return EventHandlerWSGIApp(app, handler=self)
 
     def _prepare(
         self, method: str, path: str, headers: Headers, body: bytes

@@ -19,7 +19,7 @@ class EventHandlerWSGIApp:
     Coroutine callbacks run with ``asyncio.run`` in a fresh event loop in the request's thread.
     """
 
-    def __init__(self, handler: WebPubSubEventHandler, app: Optional[WSGIApp] = None) -> None:
+    def __init__(self, app: Optional[WSGIApp] = None, *, handler: WebPubSubEventHandler) -> None:
         self.handler = handler
         self.app = app
 
