@@ -1,0 +1,291 @@
+"""Shared fixtures: a recording HTTP/1.1 server on loopback that answers with scripted responses.
+
+``server`` (function scope) is a reset view of one session-wide :class:`RecordingServer`; tests script
+its answers with ``server.reply(Reply(...), ...)`` (first in, first out; ``server.default`` once the
+script is used up) or ``server.handler = lambda request: Reply(...)``, and read what arrived in
+``server.requests``. ``make_server`` starts extra, private servers (e.g. a reverse proxy).
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union
+from urllib.parse import parse_qsl, urlsplit
+
+import pytest
+from azure.core.utils import case_insensitive_dict
+
+ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+WAIT_SECONDS = 5.0  # upper bound for anything a test waits for
+
+Body = Union[bytes, str, Dict[str, Any], List[Any]]
+
+
+@dataclass
+class Reply:
+    """A scripted response. ``body`` str is sent as UTF-8, dict/list as JSON (with a JSON content type)."""
+
+    status: int = 202
+    headers: Dict[str, str] = field(default_factory=dict)
+    body: Body = b""
+    delay: float = 0.0  # seconds to stall before answering (released early when the test ends)
+    close: bool = False  # answer with "Connection: close" and close the socket
+
+    def encoded(self) -> Tuple[bytes, Dict[str, str]]:
+        headers = dict(self.headers)
+        body = self.body
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode("utf-8")
+            headers.setdefault("Content-Type", "application/json; charset=utf-8")
+        elif isinstance(body, str):
+            body = body.encode("utf-8")
+        return body, headers
+
+
+@dataclass
+class Recorded:
+    """One request as it arrived on the wire."""
+
+    method: str
+    target: str  # the raw request-target: path and query exactly as sent
+    headers: Any  # case-insensitive mapping
+    body: bytes
+    client: Tuple[str, int]  # the peer address: tells which pooled connection carried the request
+
+    @property
+    def path(self) -> str:
+        """The raw (still percent-encoded) path."""
+        return urlsplit(self.target).path
+
+    @property
+    def raw_query(self) -> str:
+        return urlsplit(self.target).query
+
+    @property
+    def query_pairs(self) -> List[Tuple[str, str]]:
+        return parse_qsl(self.raw_query, keep_blank_values=True)
+
+    @property
+    def query(self) -> Dict[str, List[str]]:
+        """The decoded query as a multi-dict: ``{"excluded": ["a", "b"], ...}``."""
+        result: Dict[str, List[str]] = {}
+        for name, value in self.query_pairs:
+            result.setdefault(name, []).append(value)
+        return result
+
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.owner._opened(self.client_address)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.owner._closed(self.client_address)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+        pass
+
+    def _read_body(self) -> bytes:
+        if self.headers.get("Transfer-Encoding", "").lower() == "chunked":
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        return self.rfile.read(length) if length else b""
+
+    def _handle(self) -> None:
+        owner = self.server.owner
+        recorded = Recorded(
+            method=self.command,
+            target=self.path,
+            headers=case_insensitive_dict(self.headers.items()),
+            body=self._read_body(),
+            client=self.client_address,
+        )
+        reply = owner._record(recorded)
+        if reply.delay:
+            owner._released.wait(reply.delay)
+        body, headers = reply.encoded()
+        self.send_response(reply.status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        if "content-length" not in {name.lower() for name in headers}:
+            self.send_header("Content-Length", str(len(body)))
+        if reply.close:
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+        self.wfile.flush()
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = _handle
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    owner: "RecordingServer"
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up mid-answer (timeout tests) is not a test failure
+
+
+class RecordingServer:
+    """An HTTP/1.1 keep-alive server on 127.0.0.1 that records requests and answers as scripted."""
+
+    def __init__(self, poll_interval: float = 0.5) -> None:
+        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server.owner = self
+        self._poll_interval = poll_interval
+        self._lock = threading.Lock()
+        self._changed = threading.Condition(self._lock)
+        self._script: Deque[Reply] = deque()
+        self._open: Set[Tuple[str, int]] = set()
+        self._released = threading.Event()
+        self.requests: List[Recorded] = []
+        self.default = Reply()
+        self.handler: Optional[Callable[[Recorded], Reply]] = None
+        self._thread = threading.Thread(target=self._server.serve_forever, args=(poll_interval,), daemon=True)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> "RecordingServer":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._released.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(WAIT_SECONDS)
+
+    def __enter__(self) -> "RecordingServer":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    def reset(self) -> None:
+        """Forget requests and script; release any stalled answer of an earlier test."""
+        self._released.set()
+        with self._lock:
+            self._script.clear()
+            self.requests = []
+        self.default = Reply()
+        self.handler = None
+        self._released = threading.Event()
+
+    def reply(self, *replies: Reply) -> None:
+        """Queue answers for the next requests, in order."""
+        with self._lock:
+            self._script.extend(replies)
+
+    @property
+    def last(self) -> Recorded:
+        assert self.requests, "the server received no request"
+        return self.requests[-1]
+
+    @property
+    def only(self) -> Recorded:
+        assert len(self.requests) == 1, f"expected exactly one request, got {len(self.requests)}"
+        return self.requests[0]
+
+    def is_open(self, client: Tuple[str, int]) -> bool:
+        with self._lock:
+            return client in self._open
+
+    def wait_closed(self, client: Tuple[str, int], timeout: float = WAIT_SECONDS) -> bool:
+        """Wait until the client side of that connection has hung up."""
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while client in self._open:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._changed.wait(remaining)
+        return True
+
+    # -- called from handler threads -----------------------------------------------------------------------
+
+    def _record(self, recorded: Recorded) -> Reply:
+        with self._lock:
+            self.requests.append(recorded)
+            scripted = self._script.popleft() if self._script else None
+        if scripted is not None:
+            return scripted
+        if self.handler is not None:
+            return self.handler(recorded)
+        return self.default
+
+    def _opened(self, client: Tuple[str, int]) -> None:
+        with self._changed:
+            self._open.add(client)
+            self._changed.notify_all()
+
+    def _closed(self, client: Tuple[str, int]) -> None:
+        with self._changed:
+            self._open.discard(client)
+            self._changed.notify_all()
+
+
+@pytest.fixture(scope="session")
+def _session_server() -> Iterator[RecordingServer]:
+    with RecordingServer() as server:
+        yield server
+
+
+@pytest.fixture
+def server(_session_server: RecordingServer) -> Iterator[RecordingServer]:
+    """The recording server, with no requests recorded and nothing scripted (answers 202 by default)."""
+    _session_server.reset()
+    yield _session_server
+    _session_server.reset()
+
+
+@pytest.fixture
+def make_server() -> Iterator[Callable[[], RecordingServer]]:
+    """Start extra recording servers; they are stopped when the test ends."""
+    started: List[RecordingServer] = []
+
+    def make() -> RecordingServer:
+        started.append(RecordingServer(poll_interval=0.02).start())
+        return started[-1]
+
+    yield make
+    for extra in started:
+        extra.stop()
+
+
+@pytest.fixture
+def closed_port() -> int:
+    """A loopback port nothing listens on (connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
