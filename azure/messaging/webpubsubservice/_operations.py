@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import IO, Any, Callable, Dict, Generic, Iterator, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import IO, Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
 from azure.core.rest import HttpRequest
 
@@ -483,7 +483,3 @@ def get_client_access_token(
         return result(json.loads(response.content)["token"])
 
     return Call(request, from_service, kwargs)
-
-
-def iter_items(items: List[Dict[str, Any]]) -> Iterator[Dict[str, Any]]:
-    return iter(items)

@@ -36,16 +36,12 @@ def _method_signature(operation: Callable[..., Any], returns: Any) -> inspect.Si
     return signature.replace(parameters=parameters, return_annotation=returns)
 
 
-def _adopt(method: Callable[..., Any], operation: Callable[..., Any], owner: str, returns: Any) -> None:
+def _adopt(method: Callable[..., Any], operation: Callable[..., Any], owner: str, module: str) -> None:
     functools.update_wrapper(method, operation)
     del method.__wrapped__  # type: ignore[attr-defined]  # inspect must show the method, not the operation
     method.__qualname__ = f"{owner}.{operation.__name__}"
-    method.__module__ = owner_module(owner)
-    method.__signature__ = _method_signature(operation, returns)  # type: ignore[attr-defined]
-
-
-def owner_module(owner: str) -> str:
-    return "azure.messaging.webpubsubservice" + (".aio" if owner.startswith("Async") else "")
+    method.__module__ = module
+    method.__signature__ = _method_signature(operation, _result_annotation(operation))  # type: ignore[attr-defined]
 
 
 def sync_operation(
@@ -54,7 +50,7 @@ def sync_operation(
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._run(operation(self._target, *args, **kwargs))  # type: ignore[no-any-return]
 
-    _adopt(method, operation, owner, _result_annotation(operation))
+    _adopt(method, operation, owner, "azure.messaging.webpubsubservice")
     return distributed_trace(method)
 
 
@@ -64,6 +60,5 @@ def async_operation(
     async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
         return await self._run(operation(self._target, *args, **kwargs))  # type: ignore[no-any-return]
 
-    _adopt(method, operation, owner, _result_annotation(operation))
-    method.__module__ = "azure.messaging.webpubsubservice.aio"
+    _adopt(method, operation, owner, "azure.messaging.webpubsubservice.aio")
     return distributed_trace_async(method)
