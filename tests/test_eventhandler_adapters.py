@@ -107,7 +107,9 @@ SERVERS = pytest.mark.parametrize("serve", [asgi_alone, wsgi_alone], ids=["asgi"
 @SERVERS
 def test_handshake_over_http(serve: Server) -> None:
     with serve(make_handler()) as base_url:
-        status, headers, _ = request(base_url, "OPTIONS", "/eventhandler", {"WebHook-Request-Origin": "localhost, 127.0.0.1"})
+        status, headers, _ = request(
+            base_url, "OPTIONS", "/eventhandler", {"WebHook-Request-Origin": "localhost, 127.0.0.1"}
+        )
     assert status == 200
     assert header_values(headers, "WebHook-Allowed-Origin") == ["localhost", "127.0.0.1"]
 
@@ -115,7 +117,9 @@ def test_handshake_over_http(serve: Server) -> None:
 @SERVERS
 def test_connect_over_http(serve: Server) -> None:
     with serve(make_handler()) as base_url:
-        reply = request(base_url, "POST", "/eventhandler", event("azure.webpubsub.sys.connect"), b'{"claims":{"sub":["alice"]}}')
+        reply = request(
+            base_url, "POST", "/eventhandler", event("azure.webpubsub.sys.connect"), b'{"claims":{"sub":["alice"]}}'
+        )
     status, headers, body = reply
     assert (status, body) == (200, b'{"userId":"alice"}')
     assert header_values(headers, "Content-Type") == ["application/json; charset=utf-8"]
@@ -124,14 +128,18 @@ def test_connect_over_http(serve: Server) -> None:
 @SERVERS
 def test_user_event_reply_over_http(serve: Server) -> None:
     with serve(make_handler()) as base_url:
-        status, _, body = request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")
+        status, _, body = request(
+            base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi"
+        )
     assert (status, body) == (200, b'{"echo":"hi"}')
 
 
 @SERVERS
 def test_coroutine_callback_over_http(serve: Server) -> None:
     with serve(make_handler(on_user_event=echo_async)) as base_url:
-        status, _, body = request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")
+        status, _, body = request(
+            base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi"
+        )
     assert (status, body) == (200, b'{"echo":"hi"}')
 
 
@@ -147,14 +155,18 @@ def test_forged_event_over_http_is_refused(serve: Server) -> None:
 @SERVERS
 def test_declared_oversized_body_is_refused_before_reading(serve: Server) -> None:
     with serve(make_handler(max_body_size=10)) as base_url:
-        status, _, _ = request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"x" * 11)
+        status, _, _ = request(
+            base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"x" * 11
+        )
     assert status == 413
 
 
 @SERVERS
 def test_no_content_reply_over_http(serve: Server) -> None:
     with serve(make_handler(on_user_event=lambda request: None)) as base_url:
-        status, _, body = request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")
+        status, _, body = request(
+            base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi"
+        )
     assert (status, body) == (204, b"")
 
 
@@ -169,14 +181,19 @@ def test_asgi_middleware_passes_other_paths_to_the_wrapped_app() -> None:
     handler = make_handler()
     with serve_asgi(handler.as_asgi_app(wrapped_starlette())) as base_url:
         assert request(base_url, "GET", "/", {})[2] == b"home page"
-        assert request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")[0] == 200
+        assert (
+            request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")[0]
+            == 200
+        )
 
 
 def test_asgi_app_can_be_mounted_in_fastapi() -> None:
     fastapi_app = FastAPI()
     fastapi_app.mount("/webpubsub", make_handler().as_asgi_app())
     with serve_asgi(fastapi_app) as base_url:
-        status, _, body = request(base_url, "POST", "/webpubsub/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")
+        status, _, body = request(
+            base_url, "POST", "/webpubsub/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi"
+        )
     assert (status, body) == (200, b'{"echo":"hi"}')
 
 
@@ -185,4 +202,7 @@ def test_wsgi_middleware_passes_other_paths_to_flask() -> None:
     flask_app.wsgi_app = make_handler().as_wsgi_app(flask_app.wsgi_app)  # type: ignore[method-assign]
     with serve_wsgi(flask_app) as base_url:
         assert request(base_url, "GET", "/", {})[2] == b"home page"
-        assert request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")[0] == 200
+        assert (
+            request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")[0]
+            == 200
+        )

@@ -92,13 +92,17 @@ def test_handshake_allows_a_configured_origin() -> None:
 
 def test_handshake_matches_hosts_case_insensitively() -> None:
     handler = make_handler(allowed_origins=["Contoso.WebPubSub.Azure.com"])
-    response = handler.handle("OPTIONS", "/eventhandler", {"webhook-request-origin": "contoso.webpubsub.azure.COM"}, b"")
+    response = handler.handle(
+        "OPTIONS", "/eventhandler", {"webhook-request-origin": "contoso.webpubsub.azure.COM"}, b""
+    )
     assert response.status == 200
 
 
 def test_handshake_accepts_origins_written_as_urls() -> None:
     handler = make_handler(allowed_origins=["https://contoso.webpubsub.azure.com:443/"])
-    response = handler.handle("OPTIONS", "/eventhandler", {"WebHook-Request-Origin": "contoso.webpubsub.azure.com"}, b"")
+    response = handler.handle(
+        "OPTIONS", "/eventhandler", {"WebHook-Request-Origin": "contoso.webpubsub.azure.com"}, b""
+    )
     assert response.status == 200
 
 
@@ -108,7 +112,9 @@ def test_handshake_refuses_an_unknown_origin() -> None:
 
 
 def test_handshake_does_not_match_host_suffixes() -> None:
-    response = make_handler().handle("OPTIONS", "/eventhandler", {"WebHook-Request-Origin": "localhost.evil.example"}, b"")
+    response = make_handler().handle(
+        "OPTIONS", "/eventhandler", {"WebHook-Request-Origin": "localhost.evil.example"}, b""
+    )
     assert response.status == 400
 
 
@@ -136,9 +142,7 @@ def test_handshake_wildcard_is_only_answered_when_configured() -> None:
 
 
 def test_allowed_origins_default_to_the_connection_string_endpoint() -> None:
-    handler = WebPubSubEventHandler(
-        "chat", access_keys=f"Endpoint=http://127.0.0.1:8080;AccessKey={KEY};Version=1.0;"
-    )
+    handler = WebPubSubEventHandler("chat", access_keys=f"Endpoint=http://127.0.0.1:8080;AccessKey={KEY};Version=1.0;")
     response = handler.handle("OPTIONS", "/eventhandler", {"WebHook-Request-Origin": "127.0.0.1"}, b"")
     assert response.status == 200
 
@@ -310,7 +314,10 @@ def test_connect_request_is_parsed_into_a_typed_request() -> None:
 def test_connect_response_sets_identity_groups_roles_and_subprotocol() -> None:
     handler = make_handler(
         on_connect=lambda request: ConnectResponse(
-            user_id="bob", groups=["room1"], roles=["webpubsub.sendToGroup.room1"], subprotocol="json.webpubsub.azure.v1"
+            user_id="bob",
+            groups=["room1"],
+            roles=["webpubsub.sendToGroup.room1"],
+            subprotocol="json.webpubsub.azure.v1",
         )
     )
     assert post(handler, event_headers(CONNECT), CONNECT_BODY) == HandlerResponse(
@@ -368,9 +375,7 @@ def test_connect_sets_initial_connection_state() -> None:
         return ConnectResponse(user_id="alice")
 
     response = post(make_handler(on_connect=remember_nick), event_headers(CONNECT), CONNECT_BODY)
-    assert response == HandlerResponse(
-        200, (JSON, ("ce-connectionState", STATE_NICK_ALICE)), b'{"userId":"alice"}'
-    )
+    assert response == HandlerResponse(200, (JSON, ("ce-connectionState", STATE_NICK_ALICE)), b'{"userId":"alice"}')
 
 
 def test_connect_callback_exception_is_a_logged_server_error(caplog: pytest.LogCaptureFixture) -> None:
@@ -429,7 +434,11 @@ def test_json_event_with_invalid_body_is_refused() -> None:
 def test_custom_event_name_comes_from_the_headers() -> None:
     seen: List[UserEventRequest] = []
     handler = make_handler(on_user_event=lambda request: seen.append(request))
-    post(handler, event_headers("azure.webpubsub.user.chat", Content_Type="text/plain", ce_subprotocol="json.webpubsub.azure.v1"), b"x")
+    post(
+        handler,
+        event_headers("azure.webpubsub.user.chat", Content_Type="text/plain", ce_subprotocol="json.webpubsub.azure.v1"),
+        b"x",
+    )
     assert (seen[0].context.event_name, seen[0].context.subprotocol) == ("chat", "json.webpubsub.azure.v1")
 
 
@@ -573,7 +582,9 @@ async def test_async_handle_awaits_coroutine_callbacks() -> None:
         return UserEventResponse("async")
 
     handler = make_handler(on_user_event=reply)
-    response = await handler.handle_async("POST", "/eventhandler", event_headers(MESSAGE, Content_Type="text/plain"), b"x")
+    response = await handler.handle_async(
+        "POST", "/eventhandler", event_headers(MESSAGE, Content_Type="text/plain"), b"x"
+    )
     assert response.body == b"async"
 
 
@@ -585,5 +596,7 @@ async def test_async_handle_runs_plain_callbacks_in_a_worker_thread() -> None:
         return UserEventResponse("worker" if threading.get_ident() != loop_thread else "loop")
 
     handler = make_handler(on_user_event=reply)
-    response = await handler.handle_async("POST", "/eventhandler", event_headers(MESSAGE, Content_Type="text/plain"), b"x")
+    response = await handler.handle_async(
+        "POST", "/eventhandler", event_headers(MESSAGE, Content_Type="text/plain"), b"x"
+    )
     assert response.body == b"worker"

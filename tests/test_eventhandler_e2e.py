@@ -143,7 +143,9 @@ async def test_subprotocol_client_is_authenticated_and_gets_replies_with_state(s
                 assert (connected["event"], connected["userId"]) == ("connected", "ALICE")
                 replies = []
                 for ack_id in (1, 2):
-                    await socket.send_json({"type": "event", "event": "echo", "dataType": "text", "data": "hi", "ackId": ack_id})
+                    await socket.send_json(
+                        {"type": "event", "event": "echo", "dataType": "text", "data": "hi", "ackId": ack_id}
+                    )
                     replies.append(await receive_json(socket))
                     assert await receive_json(socket) == {"type": "ack", "ackId": ack_id, "success": True}
         assert replies == [

@@ -48,9 +48,7 @@ if TYPE_CHECKING:
 LOGGER = logging.getLogger("azure.messaging.webpubsubservice.eventhandler")
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 
-ConnectCallback = Callable[
-    [ConnectRequest], Union[Optional[ConnectResponse], Awaitable[Optional[ConnectResponse]]]
-]
+ConnectCallback = Callable[[ConnectRequest], Union[Optional[ConnectResponse], Awaitable[Optional[ConnectResponse]]]]
 UserEventCallback = Callable[
     [UserEventRequest], Union[Optional[UserEventResponse], Awaitable[Optional[UserEventResponse]]]
 ]
@@ -170,9 +168,7 @@ class WebPubSubEventHandler:
 
         return EventHandlerWSGIApp(app, handler=self)
 
-    def _prepare(
-        self, method: str, path: str, headers: Headers, body: bytes
-    ) -> Union[HandlerResponse, _Dispatch]:
+    def _prepare(self, method: str, path: str, headers: Headers, body: bytes) -> Union[HandlerResponse, _Dispatch]:
         if not self.matches(path):
             return _text_response(404, f"{path} is not the event handler path {self.path}")
         normalised = normalise_headers(headers)
@@ -250,9 +246,7 @@ async def _awaited(awaitable: Awaitable[Any]) -> Any:
 
 
 def _is_coroutine_callable(callback: Callable[..., Any]) -> bool:
-    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(
-        getattr(callback, "__call__", None)
-    )
+    return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(getattr(callback, "__call__", None))
 
 
 def _text_response(status: int, text: str, extra_headers: Tuple[Tuple[str, str], ...] = ()) -> HandlerResponse:
@@ -278,7 +272,11 @@ def _callback_failed(step: _Dispatch, error: Exception) -> HandlerResponse:
     if isinstance(error, EventHandlerError):
         LOGGER.info(
             "%s refused %s of connection %s: %d %s",
-            step.callback_name, context.event_name, context.connection_id, error.status_code, error.reason,
+            step.callback_name,
+            context.event_name,
+            context.connection_id,
+            error.status_code,
+            error.reason,
         )
         return _text_response(error.status_code, error.reason)
     # The exception text may hold internals, so it goes to the log and not to the service.

@@ -125,9 +125,7 @@ def _certificates(value: Any) -> List[ClientCertificate]:
     for item in value:
         fields = {name.lower(): field_value for name, field_value in item.items()}
         certificates.append(
-            ClientCertificate(
-                thumbprint=str(fields.get("thumbprint") or ""), content=str(fields.get("content") or "")
-            )
+            ClientCertificate(thumbprint=str(fields.get("thumbprint") or ""), content=str(fields.get("content") or ""))
         )
     return certificates
 

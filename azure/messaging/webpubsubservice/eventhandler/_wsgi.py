@@ -28,13 +28,18 @@ class EventHandlerWSGIApp:
         if route_path is None:
             if self.app is not None:
                 return self.app(environ, start_response)
-            return _respond(start_response, HandlerResponse(404, (("Content-Type", "text/plain; charset=utf-8"),), b"Not Found"))
+            return _respond(
+                start_response, HandlerResponse(404, (("Content-Type", "text/plain; charset=utf-8"),), b"Not Found")
+            )
         method = str(environ.get("REQUEST_METHOD", "GET"))
         headers = _request_headers(environ)
         limit = self.handler.max_body_size
         declared = _declared_length(environ)
         if declared is None:
-            return _respond(start_response, HandlerResponse(400, (("Content-Type", "text/plain; charset=utf-8"),), b"invalid Content-Length"))
+            return _respond(
+                start_response,
+                HandlerResponse(400, (("Content-Type", "text/plain; charset=utf-8"),), b"invalid Content-Length"),
+            )
         if method.upper() == "POST" and declared > limit:
             return _respond(start_response, body_too_large_response(limit))
         body = _read_body(environ, declared, limit)
