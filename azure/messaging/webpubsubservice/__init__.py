@@ -1,8 +1,8 @@
 """Azure Web PubSub service client library for Python."""
 
 from ._client import WebPubSubServiceClient
-from ._operations import WebPubSubPermission
+from ._operations import GroupMember, WebPubSubPermission
 from ._version import VERSION
 
 __version__ = VERSION
-__all__ = ["WebPubSubServiceClient", "WebPubSubPermission"]
+__all__ = ["GroupMember", "WebPubSubServiceClient", "WebPubSubPermission"]

@@ -102,8 +102,8 @@ class WebPubSubServiceClient:
 
     @distributed_trace
     def list_connections_in_group(self, group: str, *, top: Optional[int] = None,
-                                  maxpagesize: Optional[int] = None, **kwargs: Any) -> ItemPaged[Dict[str, Any]]:
-        """Every connection in ``group`` as ``{"connectionId": ..., "userId": ...}``, fetched page by page.
+                                  maxpagesize: Optional[int] = None, **kwargs: Any) -> ItemPaged[ops.GroupMember]:
+        """Every connection in ``group`` as a :class:`GroupMember` (``{"connectionId", "userId"}``), page by page.
 
         :keyword top: stop after this many connections.
         :keyword maxpagesize: connections per page (1 to 200).
@@ -114,7 +114,7 @@ class WebPubSubServiceClient:
             request = pages.first if next_link is None else pages.next_request(next_link)
             return self._send(_resolved_copy(request, self._target.endpoint), False, dict(pages.options))
 
-        def extract_data(response: HttpResponse) -> Tuple[Optional[str], Iterator[Dict[str, Any]]]:
+        def extract_data(response: HttpResponse) -> Tuple[Optional[str], Iterator[ops.GroupMember]]:
             next_link, items = pages.extract(response)
             return next_link, iter(items)
 

@@ -386,6 +386,19 @@ def get_service_status(target: Target, /, **kwargs: Any) -> Call[bool]:
 # --- paging ----------------------------------------------------------------------------------------------
 
 
+class GroupMember(Dict[str, Any]):
+    """One connection of a group: the service's JSON (``member["connectionId"]``), also readable as
+    attributes (``member.connection_id``) like the official SDK's model."""
+
+    @property
+    def connection_id(self) -> str:
+        return str(self["connectionId"])
+
+    @property
+    def user_id(self) -> Optional[str]:
+        return self.get("userId")
+
+
 @dataclass
 class Pages:
     """How to walk ``list_connections_in_group``: the first request, then ``nextLink`` after ``nextLink``."""
@@ -398,10 +411,10 @@ class Pages:
         return HttpRequest("GET", next_link)
 
     @staticmethod
-    def extract(response: Response) -> Tuple[Optional[str], List[Dict[str, Any]]]:
+    def extract(response: Response) -> Tuple[Optional[str], List[GroupMember]]:
         raise_for_status(response)
         page = json.loads(response.content)
-        return page.get("nextLink") or None, list(page.get("value") or [])
+        return page.get("nextLink") or None, [GroupMember(item) for item in page.get("value") or []]
 
 
 def list_connections_in_group(
