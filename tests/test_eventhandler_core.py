@@ -600,3 +600,14 @@ async def test_async_handle_runs_plain_callbacks_in_a_worker_thread() -> None:
         "POST", "/eventhandler", event_headers(MESSAGE, Content_Type="text/plain"), b"x"
     )
     assert response.body == b"worker"
+
+
+@pytest.mark.asyncio
+async def test_sync_handle_inside_an_event_loop_explains_to_use_handle_async(caplog: pytest.LogCaptureFixture) -> None:
+    async def reply(request: UserEventRequest) -> UserEventResponse:
+        return UserEventResponse("async")
+
+    handler = make_handler(on_user_event=reply)
+    response = post(handler, event_headers(MESSAGE, Content_Type="text/plain"), b"x")
+    assert response == text_response(500, "on_user_event failed")
+    assert "use handle_async() there" in caplog.text

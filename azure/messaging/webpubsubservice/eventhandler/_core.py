@@ -134,7 +134,7 @@ class WebPubSubEventHandler:
         try:
             result = step.callback(step.request)
             if inspect.isawaitable(result):
-                result = asyncio.run(_awaited(result))
+                result = _run_in_fresh_loop(result, step.callback_name)
         except Exception as error:  # pylint: disable=broad-except
             return _callback_failed(step, error)
         return step.finish(result)
@@ -243,6 +243,19 @@ class WebPubSubEventHandler:
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
     return await awaitable
+
+
+def _run_in_fresh_loop(awaitable: Awaitable[Any], callback_name: str) -> Any:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(_awaited(awaitable))
+    if inspect.iscoroutine(awaitable):
+        awaitable.close()  # never awaited on purpose; closing avoids a "never awaited" warning
+    raise RuntimeError(
+        f"{callback_name} is a coroutine but handle() was called inside a running event loop; "
+        "use handle_async() there"
+    )
 
 
 def _is_coroutine_callable(callback: Callable[..., Any]) -> bool:
