@@ -1,0 +1,148 @@
+"""The command line (run as a real subprocess), config files, the sync `with Emulator()` and the fixture."""
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+import signal
+import socket
+import sys
+from pathlib import Path
+from typing import List, Tuple
+
+import aiohttp
+import pytest
+from emulator_core_helpers import WAIT, client_token
+
+from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
+
+CONNECTION_STRING = re.compile(r"Endpoint=http://127\.0\.0\.1:(\d+);AccessKey=([^;]+);Version=1\.0;")
+
+
+async def start_cli(*args: str) -> Tuple[asyncio.subprocess.Process, int, str, List[str]]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webpubsub_emulator", "--port", "0", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    assert process.stdout is not None
+    lines: List[str] = []
+    while True:
+        line = (await asyncio.wait_for(process.stdout.readline(), 15)).decode()
+        assert line, "the emulator exited before printing its connection string"
+        lines.append(line)
+        match = CONNECTION_STRING.search(line)
+        if match:
+            lines.append((await asyncio.wait_for(process.stdout.readline(), WAIT)).decode())
+            return process, int(match.group(1)), match.group(2), lines
+
+
+async def run_cli(*args: str) -> Tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "webpubsub_emulator", *args,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, stderr = await asyncio.wait_for(process.communicate(), 15)
+    assert process.returncode is not None
+    return process.returncode, stderr.decode()
+
+
+@pytest.mark.asyncio
+async def test_cli_prints_connection_string_and_warning_then_sigterm_closes_clients_and_exits_0() -> None:
+    process, port, key, lines = await start_cli()
+    assert key == DEFAULT_ACCESS_KEY
+    assert "development" in lines[-1] and "not the service" in lines[-1]
+    endpoint = f"http://127.0.0.1:{port}"
+    token = client_token(Emulator(), audience=f"{endpoint}/client/hubs/chat")
+    async with aiohttp.ClientSession() as session:
+        ws = await session.ws_connect(f"{endpoint}/client/hubs/chat?access_token={token}",
+                                      protocols=["json.webpubsub.azure.v1"])
+        assert (await asyncio.wait_for(ws.receive_json(), WAIT))["event"] == "connected"
+        process.send_signal(signal.SIGTERM)
+        disconnected = await asyncio.wait_for(ws.receive_json(), WAIT)
+        assert disconnected["event"] == "disconnected" and disconnected["message"]
+        assert (await asyncio.wait_for(ws.receive(), WAIT)).type == aiohttp.WSMsgType.CLOSE
+    assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+@pytest.mark.asyncio
+async def test_cli_sigint_exits_0() -> None:
+    process, _, _, _ = await start_cli()
+    process.send_signal(signal.SIGINT)
+    assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+@pytest.mark.asyncio
+async def test_cli_bad_flag_is_one_line_and_nonzero() -> None:
+    code, stderr = await run_cli("--colour", "blue")
+    assert code != 0
+    assert len(stderr.strip().splitlines()) == 1 and "--colour" in stderr
+
+
+@pytest.mark.asyncio
+async def test_cli_bad_event_handler_flag_is_one_line_and_nonzero() -> None:
+    code, stderr = await run_cli("--port", "0", "--event-handler", "chat")
+    assert code != 0 and len(stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.asyncio
+async def test_cli_busy_port_is_one_line_and_nonzero() -> None:
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(1)
+        code, stderr = await run_cli("--port", str(busy.getsockname()[1]))
+    assert code != 0
+    assert len(stderr.strip().splitlines()) == 1 and "cannot listen" in stderr
+
+
+@pytest.mark.asyncio
+async def test_cli_reads_microsoft_appsettings_shape(tmp_path: Path) -> None:
+    key = "K" * 40
+    config = tmp_path / "appsettings.json"
+    config.write_text(json.dumps({"WebPubSub": {"AccessKey": key, "Hubs": {"chat": {"EventHandlers": [
+        {"UrlTemplate": "http://127.0.0.1:9/{event}", "SystemEvents": ["connected"], "EventPattern": "*"}]}}}}))
+    process, _, printed_key, _ = await start_cli("--config", str(config))
+    assert printed_key == key
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+@pytest.mark.asyncio
+async def test_cli_rejects_unreadable_config(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    code, stderr = await run_cli("--port", "0", "--config", str(bad))
+    assert code != 0 and "not valid JSON" in stderr
+
+
+def test_our_config_shape_sets_handlers_and_anonymous_policy() -> None:
+    emulator = Emulator(config={"accessKey": "Z" * 32, "hubs": {"Chat": {
+        "eventHandlers": [{"urlTemplate": "http://127.0.0.1:7071/{event}", "userEventPattern": "a,b",
+                           "systemEvents": ["connect"]}], "anonymousConnectPolicy": "allow"}}})
+    hub = emulator.settings.hub("chat")
+    assert emulator.access_key == "Z" * 32 and hub.anonymous_connect
+    assert hub.event_handlers[0].user_event_pattern == "a,b"
+    assert hub.event_handlers[0].system_events == ("connect",)
+
+
+def test_short_access_key_is_refused() -> None:
+    with pytest.raises(ValueError):
+        Emulator(access_key="short")
+
+
+def test_sync_emulator_runs_in_its_own_thread_and_serves_rest() -> None:
+    import urllib.request
+
+    import jwt
+    with Emulator() as emu:
+        assert emu.connection_string == f"Endpoint=http://127.0.0.1:{emu.port};AccessKey={emu.access_key};Version=1.0;"
+        url = f"{emu.endpoint}/api/hubs/chat/:send?api-version=2024-12-01"
+        token = jwt.encode({"aud": url, "exp": 4102444800}, emu.access_key, algorithm="HS256")
+        request = urllib.request.Request(url, data=b"hi", method="POST",
+                                         headers={"Authorization": f"Bearer {token}", "Content-Type": "text/plain"})
+        with urllib.request.urlopen(request, timeout=WAIT) as response:
+            assert response.status == 202
+
+
+def test_pytest_fixture_gives_a_started_emulator(webpubsub_emulator: Emulator) -> None:
+    import urllib.request
+    request = urllib.request.Request(f"{webpubsub_emulator.endpoint}/api/health", method="HEAD")
+    with urllib.request.urlopen(request, timeout=WAIT) as response:
+        assert response.status == 200
