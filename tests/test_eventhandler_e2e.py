@@ -195,3 +195,15 @@ async def test_handler_that_does_not_allow_the_origin_gets_no_events() -> None:
             with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
                 await session.ws_connect(client_url(emu, "alice"), protocols=[SUBPROTOCOL])
     assert refused.value.status == 500  # the emulator treats a failed validation as a handler failure
+
+
+@pytest.mark.asyncio
+async def test_url_templates_with_hub_and_event_placeholders_reach_the_handler() -> None:
+    recorder = Recorder()
+    with asgi(chat_handler(recorder)) as base_url:
+        template = f"{base_url}/eventhandler/{{hub}}/{{event}}"
+        with webpubsub_emulator.Emulator(access_key=KEY, event_handlers={"chat": template}) as emu:
+            async with aiohttp.ClientSession(timeout=CLIENT_TIMEOUT) as session:
+                async with session.ws_connect(client_url(emu, "carol"), protocols=[SUBPROTOCOL]) as socket:
+                    assert (await receive_json(socket))["userId"] == "CAROL"
+            assert await asyncio.to_thread(recorder.wait_for, "disconnected") == ("CAROL", {"nick": "carol"})
