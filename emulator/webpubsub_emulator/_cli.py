@@ -42,9 +42,6 @@ def _fail(message: str) -> int:
 
 
 async def _serve(emulator: Emulator) -> None:
-    await emulator.start()
-    print(f"Web PubSub emulator listening. Connection string: {emulator.connection_string}", flush=True)
-    print(DEV_WARNING, flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -52,6 +49,10 @@ async def _serve(emulator: Emulator) -> None:
             loop.add_signal_handler(signum, stop.set)
         except (NotImplementedError, RuntimeError):  # Windows: Ctrl+C arrives as KeyboardInterrupt
             pass
+    await emulator.start()
+    # Signal handlers are in place before the line is printed: whoever waits for it may stop us at once.
+    print(f"Web PubSub emulator listening. Connection string: {emulator.connection_string}", flush=True)
+    print(DEV_WARNING, flush=True)
     try:
         await stop.wait()
     finally:
