@@ -1,0 +1,265 @@
+"""Shared plumbing of the benchmarks: the official package, worker and server processes, statistics.
+
+Every measured client runs in a *worker* subprocess (``_worker.py``) so that ours and the official
+``azure-messaging-webpubsubservice==1.3.0`` run the same harness code and differ only in which package
+``import azure.messaging.webpubsubservice`` finds: the official worker gets ``PYTHONPATH`` pointing at
+``benchmarks/.official`` (installed there with pip, outside the dev environment, because both packages
+own the same import name). Servers run in processes of their own so that their cost never shares a GIL
+with the client under test.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import queue
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import IO, Any, Dict, List, Optional, Sequence
+
+BENCH_DIR = Path(__file__).resolve().parent
+REPO_DIR = BENCH_DIR.parent
+OFFICIAL_DIR = BENCH_DIR / ".official"
+OFFICIAL_REQUIREMENT = "azure-messaging-webpubsubservice==1.3.0"
+# The official package's own runtime dependencies; when the dev environment already has them the official
+# client shares them (same azure-core for both clients), otherwise they are installed next to it.
+OFFICIAL_DEPENDENCIES = {"azure.core": "azure-core>=1.30.0", "isodate": "isodate>=0.6.1",
+                         "jwt": "pyjwt>=2.6.0", "typing_extensions": "typing-extensions>=4.6.0"}
+# A fixed, valid-looking key: base64 of 32 bytes, as the portal hands out.
+ACCESS_KEY = "YmVuY2htYXJrLWtleS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc4OQ=="
+HUB = "bench"
+
+
+def connection_string(port: int) -> str:
+    return f"Endpoint=http://127.0.0.1:{port};AccessKey={ACCESS_KEY};Version=1.0;"
+
+
+class BenchmarkError(RuntimeError):
+    """A benchmark could not run or its result is wrong (lost messages, failed requests)."""
+
+
+# -- the official package -----------------------------------------------------------------------------
+def _official_installed() -> bool:
+    return (OFFICIAL_DIR / "azure" / "messaging" / "webpubsubservice" / "__init__.py").is_file() and any(
+        OFFICIAL_DIR.glob("azure_messaging_webpubsubservice-1.3.0.dist-info"))
+
+
+def _missing_official_dependencies() -> List[str]:
+    """Requirements of the official package that its worker (dev env + .official) would not find."""
+    probe = "import importlib.util, sys\n" \
+            "print(' '.join(n for n in sys.argv[1:] if importlib.util.find_spec(n) is None))"
+    env = dict(os.environ, PYTHONPATH=str(OFFICIAL_DIR))
+    out = subprocess.run([sys.executable, "-c", probe, *OFFICIAL_DEPENDENCIES], env=env, cwd=str(BENCH_DIR),
+                         capture_output=True, text=True, check=True).stdout.split()
+    return [OFFICIAL_DEPENDENCIES[name] for name in out]
+
+
+def ensure_official(log: IO[str] = sys.stderr) -> Optional[str]:
+    """Install the official 1.3.0 into ``benchmarks/.official`` once (cached); None if that fails.
+
+    ``--no-deps`` keeps the dev environment's azure-core for both clients, so the comparison is of the
+    two SDKs, not of two azure-core releases; any dependency the environment lacks is added next to it.
+    """
+    try:
+        if not _official_installed():
+            print(f"installing {OFFICIAL_REQUIREMENT} into {OFFICIAL_DIR} (once) ...", file=log, flush=True)
+            _pip_install(["--no-deps", OFFICIAL_REQUIREMENT])
+        missing = _missing_official_dependencies()
+        if missing:
+            _pip_install(missing)
+    except (subprocess.CalledProcessError, OSError) as error:
+        print(f"official package unavailable, comparison skipped: {error}", file=log, flush=True)
+        return None
+    return str(OFFICIAL_DIR)
+
+
+def _pip_install(requirements: Sequence[str]) -> None:
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                    "--target", str(OFFICIAL_DIR), *requirements],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+
+
+# -- processes ----------------------------------------------------------------------------------------
+def python_env(extra_path: Optional[str] = None) -> Dict[str, str]:
+    """Environment of a child: the official package path first when given, no inherited PYTHONPATH that
+    could put the repo (and so our package) in front of it."""
+    env = dict(os.environ)
+    env.pop("PYTHONPATH", None)
+    if extra_path:
+        env["PYTHONPATH"] = extra_path
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+class JsonProcess:
+    """A child Python process spoken to with one JSON object per line on stdin/stdout.
+
+    The child's first line is its greeting (e.g. the port it listens on, or which package it imported).
+    Children run from ``benchmarks/`` with a script path, never ``-c``, so the repo root is not on
+    ``sys.path`` ahead of ``PYTHONPATH``.
+    """
+
+    def __init__(self, script: str, args: Sequence[str] = (), extra_path: Optional[str] = None,
+                 startup_timeout: float = 60.0) -> None:
+        self.script = script
+        self.process = subprocess.Popen(
+            [sys.executable, str(BENCH_DIR / script), *args], cwd=str(BENCH_DIR), env=python_env(extra_path),
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
+        # A reader thread turns the blocking pipe into a queue so that every wait has a timeout: a hung
+        # child fails the benchmark instead of hanging it.
+        self._lines: "queue.Queue[str]" = queue.Queue()
+        threading.Thread(target=self._pump, name=f"{script}-stdout", daemon=True).start()
+        self.greeting = self._read(startup_timeout)
+
+    def _pump(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._lines.put(line)
+        self._lines.put("")  # EOF
+
+    def _read(self, timeout: float) -> Dict[str, Any]:
+        try:
+            line = self._lines.get(timeout=timeout)
+        except queue.Empty:
+            self.process.kill()
+            raise BenchmarkError(f"{self.script} did not answer within {timeout:.0f} s") from None
+        if not line:
+            code = self.process.wait(timeout=10)
+            raise BenchmarkError(f"{self.script} exited with code {code} (see its stderr above)")
+        reply: Dict[str, Any] = json.loads(line)
+        if "error" in reply:
+            raise BenchmarkError(f"{self.script}: {reply['error']}")
+        return reply
+
+    def call(self, **command: Any) -> Dict[str, Any]:
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps(command) + "\n")
+        self.process.stdin.flush()
+        return self._read(command.get("seconds", 0) + 120)
+
+    def close(self) -> None:
+        """Closing stdin asks the child to exit; it is killed if it does not within a few seconds."""
+        if self.process.poll() is None:
+            try:
+                assert self.process.stdin is not None
+                self.process.stdin.close()
+                self.process.wait(timeout=10)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.kill()
+                self.process.wait()
+
+    def __enter__(self) -> "JsonProcess":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+# -- statistics and printing --------------------------------------------------------------------------
+def median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else float("nan")
+
+
+def percentile(sorted_values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile of already sorted values."""
+    if not sorted_values:
+        return float("nan")
+    index = min(len(sorted_values) - 1, max(0, int(round(fraction * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[index]
+
+
+def ratio(ours: Optional[float], theirs: Optional[float]) -> Optional[float]:
+    if ours is None or theirs is None or theirs <= 0:
+        return None
+    return ours / theirs
+
+
+def fmt_rate(value: Optional[float], unit: str = "/s") -> str:
+    return "n/a" if value is None else f"{value:,.0f}{unit}"
+
+
+def fmt_ratio(value: Optional[float]) -> str:
+    return "n/a" if value is None else f"{value:.2f}x"
+
+
+def print_table(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    line = "  ".join(str(h).ljust(w) for h, w in zip(headers, widths))
+    print(line)
+    print("  ".join("-" * w for w in widths))
+    for row in rows:
+        print("  ".join(str(c).ljust(w) for c, w in zip(row, widths)))
+    sys.stdout.flush()
+
+
+def print_header(title: str) -> None:
+    print(f"\n== {title} ({time.strftime('%Y-%m-%d %H:%M:%S')}, python {sys.version.split()[0]}, "
+          f"{os.cpu_count()} cpus) ==", flush=True)
+
+
+# -- workers and rounds -------------------------------------------------------------------------------
+def start_workers(with_official: bool, log: IO[str] = sys.stderr) -> Dict[str, JsonProcess]:
+    """``{"ours": worker[, "official": worker]}``, each checked to have imported the package it should."""
+    workers: Dict[str, JsonProcess] = {}
+    try:
+        workers["ours"] = JsonProcess("_worker.py")
+        _check_module(workers["ours"], REPO_DIR / "azure")
+        official_path = ensure_official(log) if with_official else None
+        if official_path is not None:
+            workers["official"] = JsonProcess("_worker.py", extra_path=official_path)
+            _check_module(workers["official"], OFFICIAL_DIR)
+    except BaseException:
+        for worker in workers.values():
+            worker.close()
+        raise
+    return workers
+
+
+def _check_module(worker: JsonProcess, expected_root: Path) -> None:
+    module = Path(worker.greeting["module"]).resolve()
+    if expected_root.resolve() not in module.parents:
+        raise BenchmarkError(f"worker imported {module}, expected a package under {expected_root}")
+
+
+def close_all(processes: Dict[str, JsonProcess]) -> None:
+    for process in processes.values():
+        process.close()
+
+
+def interleaved_rounds(lanes: Dict[str, "tuple[JsonProcess, Dict[str, Any]]"], rounds: int) -> Dict[str, List[float]]:
+    """Run every lane's command once per round and collect calls per second.
+
+    The order rotates from round to round, so slow drifts of the machine (other jobs on its two cores)
+    spread over all lanes instead of always hitting the same one.
+    """
+    rates: Dict[str, List[float]] = {name: [] for name in lanes}
+    names = list(lanes)
+    for round_index in range(rounds):
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            worker, command = lanes[name]
+            result = worker.call(**command)
+            rates[name].append(result["count"] / result["elapsed"])
+    return rates
+
+
+def spread(values: Sequence[float]) -> str:
+    return f"{min(values):,.0f}..{max(values):,.0f}" if values else ""
+
+
+def add_round_arguments(parser: argparse.ArgumentParser, seconds: float, rounds: int) -> None:
+    parser.add_argument("--seconds", type=float, default=seconds,
+                        help=f"length of one timed round per implementation (default {seconds})")
+    parser.add_argument("--rounds", type=int, default=rounds, help=f"rounds; medians are reported (default {rounds})")
+    parser.add_argument("--quick", action="store_true",
+                        help="one short round: proves the script works, the figures mean little")
+    parser.add_argument("--no-official", action="store_true", help="skip the official package")
+
+
+def quick_rounds(args: argparse.Namespace, seconds: float = 0.1) -> None:
+    if args.quick:
+        args.seconds, args.rounds = min(args.seconds, seconds), 1

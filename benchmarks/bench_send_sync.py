@@ -1,0 +1,64 @@
+"""Sync ``send_to_all`` through the full pipeline: our client vs the official 1.3.0, same run, same server.
+
+Both clients are built with ``WebPubSubServiceClient.from_connection_string(cs, hub="bench")`` (access key:
+every request signed with a fresh JWT) and call ``send_to_all("hello")`` back to back against a loopback
+server (its own process) that answers 202 at once. A raw ``http.client`` keep-alive loop against the same
+server is the reference line: what the transport and server allow with no SDK at all.
+
+    python benchmarks/bench_send_sync.py [--seconds 1.0] [--rounds 5] [--quick] [--no-official]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any, Dict, List, Optional
+
+from _common import (JsonProcess, add_round_arguments, close_all, fmt_rate, fmt_ratio, interleaved_rounds, median,
+                     print_header, print_table, quick_rounds, ratio, spread, start_workers)
+
+TARGET = 3.0
+
+
+def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, Any]:
+    server = JsonProcess("_http202_server.py")
+    workers: Dict[str, JsonProcess] = {}
+    try:
+        workers = start_workers(with_official)
+        port = server.greeting["port"]
+        lanes = {name: (worker, {"op": "sync_sdk", "port": port, "seconds": seconds})
+                 for name, worker in workers.items()}
+        lanes["raw http.client"] = (workers["ours"], {"op": "sync_raw", "port": port, "seconds": seconds})
+        rates = interleaved_rounds(lanes, rounds)
+    finally:
+        close_all(workers)
+        server.close()
+    return summarize("sync send_to_all", rates, TARGET, unit="req/s")
+
+
+def summarize(title: str, rates: Dict[str, List[float]], target: float, unit: str) -> Dict[str, Any]:
+    medians = {name: median(values) for name, values in rates.items()}
+    official: Optional[float] = medians.get("official")
+    rows = []
+    for name, values in rates.items():
+        rows.append([name, fmt_rate(medians[name], " " + unit), spread(values),
+                     fmt_ratio(ratio(medians[name], official))])
+    print_table(["client", f"median ({len(next(iter(rates.values())))} rounds)", "min..max", "vs official"], rows)
+    achieved = ratio(medians.get("ours"), official)
+    verdict = "n/a (official not measured)" if achieved is None else (
+        f"{achieved:.2f}x — target >= {target:g}x {'met' if achieved >= target else 'MISSED'}")
+    print(f"ours vs official: {verdict}", flush=True)
+    return {"benchmark": title, "unit": unit, "medians": medians, "rounds": rates, "ratio": achieved,
+            "target": target}
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_round_arguments(parser, seconds=1.0, rounds=5)
+    args = parser.parse_args(argv)
+    quick_rounds(args)
+    print_header("sync send_to_all, one client, back to back")
+    return run(args.seconds, args.rounds, with_official=not args.no_official)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
