@@ -611,3 +611,8 @@ async def test_sync_handle_inside_an_event_loop_explains_to_use_handle_async(cap
     response = post(handler, event_headers(MESSAGE, Content_Type="text/plain"), b"x")
     assert response == text_response(500, "on_user_event failed")
     assert "use handle_async() there" in caplog.text
+
+
+def test_reply_data_type_is_checked_where_the_reply_is_made() -> None:
+    with pytest.raises(ValueError, match="data_type"):
+        UserEventResponse("<x/>", data_type="xml")  # type: ignore[arg-type]

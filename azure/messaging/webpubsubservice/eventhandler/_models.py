@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from typing_extensions import Literal
 
@@ -125,6 +125,10 @@ class UserEventResponse:
     data: Any
     data_type: Optional[DataType] = None
 
+    def __post_init__(self) -> None:
+        if self.data_type not in (None, "text", "json", "binary"):
+            raise ValueError(f"data_type must be 'text', 'json' or 'binary', not {self.data_type!r}")
+
     def resolved_data_type(self) -> DataType:
         if self.data_type is not None:
             return self.data_type
@@ -179,6 +183,3 @@ class HandlerResponse:
                 return value
         return None
 
-
-ConnectResult = Union[ConnectResponse, None]
-UserEventResult = Union[UserEventResponse, None]
