@@ -263,3 +263,19 @@ def add_round_arguments(parser: argparse.ArgumentParser, seconds: float, rounds:
 def quick_rounds(args: argparse.Namespace, seconds: float = 0.1) -> None:
     if args.quick:
         args.seconds, args.rounds = min(args.seconds, seconds), 1
+
+
+def summarize(title: str, rates: Dict[str, List[float]], target: float, unit: str) -> Dict[str, Any]:
+    medians = {name: median(values) for name, values in rates.items()}
+    official: Optional[float] = medians.get("official")
+    rows = []
+    for name, values in rates.items():
+        rows.append([name, fmt_rate(medians[name], " " + unit), spread(values),
+                     fmt_ratio(ratio(medians[name], official))])
+    print_table(["client", f"median ({len(next(iter(rates.values())))} rounds)", "min..max", "vs official"], rows)
+    achieved = ratio(medians.get("ours"), official)
+    verdict = "n/a (official not measured)" if achieved is None else (
+        f"{achieved:.2f}x; target >= {target:g}x {'met' if achieved >= target else 'MISSED'}")
+    print(f"ours vs official: {verdict}", flush=True)
+    return {"benchmark": title, "unit": unit, "medians": medians, "rounds": rates, "ratio": achieved,
+            "target": target}

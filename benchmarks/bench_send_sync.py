@@ -13,8 +13,8 @@ import argparse
 import sys
 from typing import Any, Dict, List, Optional
 
-from _common import (JsonProcess, add_round_arguments, close_all, fmt_rate, fmt_ratio, interleaved_rounds, median,
-                     print_header, print_table, quick_rounds, ratio, spread, start_workers)
+from _common import (JsonProcess, add_round_arguments, close_all, interleaved_rounds, print_header, quick_rounds,
+                     start_workers, summarize)
 
 TARGET = 3.0
 
@@ -33,22 +33,6 @@ def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, An
         close_all(workers)
         server.close()
     return summarize("sync send_to_all", rates, TARGET, unit="req/s")
-
-
-def summarize(title: str, rates: Dict[str, List[float]], target: float, unit: str) -> Dict[str, Any]:
-    medians = {name: median(values) for name, values in rates.items()}
-    official: Optional[float] = medians.get("official")
-    rows = []
-    for name, values in rates.items():
-        rows.append([name, fmt_rate(medians[name], " " + unit), spread(values),
-                     fmt_ratio(ratio(medians[name], official))])
-    print_table(["client", f"median ({len(next(iter(rates.values())))} rounds)", "min..max", "vs official"], rows)
-    achieved = ratio(medians.get("ours"), official)
-    verdict = "n/a (official not measured)" if achieved is None else (
-        f"{achieved:.2f}x — target >= {target:g}x {'met' if achieved >= target else 'MISSED'}")
-    print(f"ours vs official: {verdict}", flush=True)
-    return {"benchmark": title, "unit": unit, "medians": medians, "rounds": rates, "ratio": achieved,
-            "target": target}
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
