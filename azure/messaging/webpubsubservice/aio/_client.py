@@ -1,0 +1,140 @@
+"""The asynchronous :class:`WebPubSubServiceClient`: the sync client's operations, awaited."""
+
+from __future__ import annotations
+
+from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
+
+from azure.core.async_paging import AsyncItemPaged, AsyncList
+from azure.core.credentials import AzureKeyCredential
+from azure.core.credentials_async import AsyncTokenCredential
+from azure.core.pipeline import AsyncPipeline
+from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy, AsyncRedirectPolicy, AsyncRetryPolicy
+from azure.core.rest import AsyncHttpResponse, HttpRequest
+from azure.core.tracing.decorator import distributed_trace
+
+from .. import _operations as ops
+from .._client import _resolved_copy
+from .._config import Settings, build_policies, transport_options
+from .._shell import async_operation
+from ._pipeline import inline_sansio
+from ._transport import AsyncioTransport
+
+AsyncCredential = Union[AzureKeyCredential, AsyncTokenCredential]
+
+
+class WebPubSubServiceClient:
+    """Sends messages to Web PubSub connections and manages groups, users, connections and permissions,
+    without blocking the event loop.
+
+    :param endpoint: the service URL, e.g. ``https://<resource>.webpubsub.azure.com``.
+    :param hub: the hub the convenience operations act on (``send_request`` works without one).
+    :param credential: an ``AzureKeyCredential`` (requests are signed with short-lived JWTs) or a
+        Microsoft Entra ID async token credential such as ``azure.identity.aio.DefaultAzureCredential``.
+    :keyword str api_version: REST API version, default ``2024-12-01``.
+    :keyword str reverse_proxy_endpoint: send requests through e.g. API Management; tokens keep the
+        service URL as their audience.
+    :keyword transport: an azure-core ``AsyncHttpTransport``; the default is a pooled asyncio HTTP/1.1
+        transport that needs no third-party package.
+    :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
+    :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
+    """
+
+    def __init__(self, endpoint: str, hub: Optional[str] = None, credential: Optional[AsyncCredential] = None,
+                 **kwargs: Any) -> None:
+        if credential is None and hub is not None and not isinstance(hub, str):
+            hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
+        self._settings = Settings.create(endpoint, hub, credential, kwargs)
+        self._target = self._settings.target
+        transport = kwargs.pop("transport", None) or AsyncioTransport(**transport_options(kwargs))
+        policies = build_policies(self._settings, kwargs, bearer_policy=AsyncBearerTokenCredentialPolicy,
+                                  retry_policy=AsyncRetryPolicy, redirect_policy=AsyncRedirectPolicy)
+        self._pipeline: AsyncPipeline[HttpRequest, AsyncHttpResponse] = AsyncPipeline(
+            transport=transport, policies=inline_sansio(policies))
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, hub: Optional[str] = None,
+                               **kwargs: Any) -> "WebPubSubServiceClient":
+        """Create a client from ``Endpoint=...;AccessKey=...;Version=1.0;`` (an optional ``Port=`` is honoured)."""
+        endpoint, credential = Settings.from_connection_string(connection_string)
+        return cls(endpoint, hub, credential, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<WebPubSubServiceClient endpoint:'{self._settings.endpoint}'>"
+
+    async def send_request(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> AsyncHttpResponse:
+        """Sign and send a request (e.g. from :mod:`azure.messaging.webpubsubservice.rest`); never raises for
+        an error status: the response is returned as it came, its body loaded unless ``stream=True``.
+
+        A relative URL is resolved against the endpoint; the caller's request object is left untouched.
+        """
+        return await self._send(_resolved_copy(request, self._target.endpoint), stream, kwargs)
+
+    async def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> AsyncHttpResponse:
+        return (await self._pipeline.run(request, stream=stream, **options)).http_response
+
+    async def _run(self, call: "ops.Call[ops.T]") -> "ops.T":
+        if call.request is None:
+            return call.interpret(None)
+        call.request.url = self._target.endpoint + call.request.url
+        return call.interpret(await self._send(call.request, False, call.options))
+
+    send_to_all = async_operation(ops.send_to_all)
+    send_to_group = async_operation(ops.send_to_group)
+    send_to_user = async_operation(ops.send_to_user)
+    send_to_connection = async_operation(ops.send_to_connection)
+    add_connection_to_group = async_operation(ops.add_connection_to_group)
+    remove_connection_from_group = async_operation(ops.remove_connection_from_group)
+    remove_connection_from_all_groups = async_operation(ops.remove_connection_from_all_groups)
+    add_user_to_group = async_operation(ops.add_user_to_group)
+    remove_user_from_group = async_operation(ops.remove_user_from_group)
+    remove_user_from_all_groups = async_operation(ops.remove_user_from_all_groups)
+    add_connections_to_groups = async_operation(ops.add_connections_to_groups)
+    remove_connections_from_groups = async_operation(ops.remove_connections_from_groups)
+    close_connection = async_operation(ops.close_connection)
+    close_all_connections = async_operation(ops.close_all_connections)
+    close_group_connections = async_operation(ops.close_group_connections)
+    close_user_connections = async_operation(ops.close_user_connections)
+    connection_exists = async_operation(ops.connection_exists)
+    group_exists = async_operation(ops.group_exists)
+    user_exists = async_operation(ops.user_exists)
+    grant_permission = async_operation(ops.grant_permission)
+    revoke_permission = async_operation(ops.revoke_permission)
+    has_permission = async_operation(ops.has_permission)
+    get_service_status = async_operation(ops.get_service_status)
+    get_client_access_token = async_operation(ops.get_client_access_token)
+
+    @distributed_trace
+    def list_connections_in_group(self, group: str, *, top: Optional[int] = None,
+                                  maxpagesize: Optional[int] = None,
+                                  **kwargs: Any) -> AsyncItemPaged[Dict[str, Any]]:
+        """Every connection in ``group`` as ``{"connectionId": ..., "userId": ...}``, fetched page by page
+        as the result is iterated with ``async for``.
+
+        :keyword top: stop after this many connections.
+        :keyword maxpagesize: connections per page (1 to 200).
+        """
+        pages = ops.list_connections_in_group(self._target, group, top=top, maxpagesize=maxpagesize, **kwargs)
+
+        async def get_next(next_link: Optional[str] = None) -> AsyncHttpResponse:
+            request = pages.first if next_link is None else pages.next_request(next_link)
+            return await self._send(_resolved_copy(request, self._target.endpoint), False, dict(pages.options))
+
+        async def extract_data(response: AsyncHttpResponse) -> Tuple[Optional[str], AsyncIterator[Dict[str, Any]]]:
+            next_link, items = pages.extract(response)
+            return next_link, AsyncList(items)
+
+        return AsyncItemPaged(get_next, extract_data)
+
+    async def close(self) -> None:
+        """Close the transport and every pooled connection."""
+        await self._pipeline.__aexit__()
+
+    async def __aenter__(self) -> "WebPubSubServiceClient":
+        await self._pipeline.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_details: Any) -> None:
+        await self._pipeline.__aexit__(*exc_details)
+
+
+__all__: List[str] = ["WebPubSubServiceClient"]
