@@ -11,6 +11,7 @@ from azure.core.pipeline import Pipeline
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RedirectPolicy, RetryPolicy
 from azure.core.rest import HttpRequest, HttpResponse
 from azure.core.tracing.decorator import distributed_trace
+from azure.core.utils import case_insensitive_dict
 
 from . import _operations as ops
 from ._config import Settings, build_policies, transport_options
@@ -135,7 +136,8 @@ class WebPubSubServiceClient:
 def _resolved_copy(request: HttpRequest, endpoint: str) -> HttpRequest:
     """A shallow copy with an absolute URL and its own headers: policies never touch the caller's object."""
     resolved = copy.copy(request)
-    resolved.headers = copy.copy(request.headers)
+    # not copy.copy(headers): a CaseInsensitiveDict's shallow copy shares its store with the original
+    resolved.headers = case_insensitive_dict(request.headers)
     if "://" not in request.url:
         resolved.url = endpoint + ("" if request.url.startswith("/") else "/") + request.url
     return resolved
