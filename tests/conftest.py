@@ -19,7 +19,10 @@ from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tu
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from azure.core.credentials import AzureKeyCredential
 from azure.core.utils import case_insensitive_dict
+
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 WAIT_SECONDS = 5.0  # upper bound for anything a test waits for
@@ -289,3 +292,13 @@ def closed_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+@pytest.fixture
+def client(server: RecordingServer) -> Iterator[WebPubSubServiceClient]:
+    """A sync ``WebPubSubServiceClient`` for hub ``hub`` on the recording server, signed with ``ACCESS_KEY``.
+
+    ``retry_total=0``: an error status is raised at once (tests of retries build their own client).
+    """
+    with WebPubSubServiceClient(server.url, "hub", AzureKeyCredential(ACCESS_KEY), retry_total=0) as sync_client:
+        yield sync_client
