@@ -265,13 +265,16 @@ def quick_rounds(args: argparse.Namespace, seconds: float = 0.1) -> None:
         args.seconds, args.rounds = min(args.seconds, seconds), 1
 
 
-def summarize(title: str, rates: Dict[str, List[float]], target: float, unit: str) -> Dict[str, Any]:
+def summarize(title: str, rates: Dict[str, List[float]], target: float, unit: str,
+              no_ratio: Sequence[str] = ()) -> Dict[str, Any]:
+    """Print the table of one benchmark and return its figures; ``no_ratio`` lanes measure something else
+    than the official lane (e.g. the sync client next to async figures) and get no ratio."""
     medians = {name: median(values) for name, values in rates.items()}
     official: Optional[float] = medians.get("official")
     rows = []
     for name, values in rates.items():
         rows.append([name, fmt_rate(medians[name], " " + unit), spread(values),
-                     fmt_ratio(ratio(medians[name], official))])
+                     "" if name in no_ratio else fmt_ratio(ratio(medians[name], official))])
     print_table(["client", f"median ({len(next(iter(rates.values())))} rounds)", "min..max", "vs official"], rows)
     achieved = ratio(medians.get("ours"), official)
     verdict = "n/a (official not measured)" if achieved is None else (
