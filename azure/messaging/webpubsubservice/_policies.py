@@ -58,7 +58,21 @@ class ReverseProxyPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
     def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
         url: str = request.http_request.url
         if url.startswith(self._endpoint):
+            request.context["webpubsub_service_url"] = url
             request.http_request.url = self._proxy + url[len(self._endpoint):]
+
+    # The rewrite is undone once the attempt is over: a retry must be signed for the service URL again.
+    def on_response(self, request: PipelineRequest, response: PipelineResponse) -> None:  # type: ignore[type-arg]
+        self._restore(request)
+
+    def on_exception(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        self._restore(request)
+
+    @staticmethod
+    def _restore(request: PipelineRequest) -> None:  # type: ignore[type-arg]
+        url = request.context.get("webpubsub_service_url")
+        if url is not None:
+            request.http_request.url = url
 
 
 _SECRET_QUERY = re.compile(r"((?:access_token|sig|code)=)[^&]+", re.IGNORECASE)
