@@ -185,7 +185,7 @@ def test_connection_string_endpoint_trailing_slashes_are_removed() -> None:
 
 
 def test_connection_string_values_may_contain_equals_signs() -> None:
-    key = "abc+/def=="
+    key = "abcdefghijklmnopqrstuvwxyz0123456789+/AB=="
     client = WebPubSubServiceClient.from_connection_string(
         f"Endpoint=http://localhost:8080;AccessKey={key};Version=1.0;", hub="hub")
     token = client.get_client_access_token()["token"]
