@@ -172,7 +172,7 @@ class ClientEndpoint:
     @staticmethod
     def _websocket(subprotocol: Optional[str]) -> web.WebSocketResponse:
         return web.WebSocketResponse(protocols=(subprotocol,) if subprotocol else (), max_msg_size=MAX_FRAME_BYTES,
-                                     heartbeat=20.0, timeout=3.0)
+                                     heartbeat=20.0, timeout=3.0, compress=False)
 
     def _authenticate(self, request: web.Request, hub_name: str) -> Optional[Dict[str, Any]]:
         token = _last(request, "access_token") or bearer_token(request)

@@ -15,7 +15,8 @@ from typing import Callable, Deque, Dict, Optional, Set, Tuple
 
 from aiohttp import web
 
-from ._messages import (Frame, OutboundMessage, connected_frame, disconnected_frame, with_sequence_id)
+from ._messages import (Frame, OutboundMessage, connected_frame, disconnected_frame, websocket_frame,
+                        with_sequence_id)
 from ._permissions import Permissions
 from ._upstream import UpstreamConnection
 
@@ -26,6 +27,10 @@ PREDEFINED_PROTOCOLS = (JSON_PROTOCOL, RELIABLE_JSON_PROTOCOL)
 logger = logging.getLogger("webpubsub_emulator")
 
 _QueueItem = Optional[Tuple[Frame, Optional[float], int]]  # None = close marker
+# Below this many bytes waiting in the socket's write buffer an idle connection writes frames straight
+# to the transport; above it (or with anything queued) frames go through the queue and the writer task,
+# which waits for the socket to drain.
+_DIRECT_WRITE_LIMIT = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -67,6 +72,7 @@ class Connection:
         self._queue: Deque[_QueueItem] = deque()
         self._queued_bytes = 0
         self._wakeup: Optional["asyncio.Future[None]"] = None
+        self._writing = False
         self._over_bound_since: Optional[float] = None
         self._timers: Set[asyncio.TimerHandle] = set()
         self._sequence_id = 0
@@ -143,16 +149,31 @@ class Connection:
                     return
                 if self._ws is None:
                     return
-                self._enqueue(frame, deadline, size)
+                if not self._write_directly(None, frame):
+                    self._enqueue(frame, deadline, size)
                 return
-        else:
-            frame = message.simple_frame()
-        if self._ws is not None:
-            self._enqueue(frame, deadline, message.size + 64)
+            if not self._write_directly(message.json_wire, frame):
+                self._enqueue(frame, deadline, message.size + 64)
+            return
+        if not self._write_directly(message.simple_wire, None):
+            self._enqueue(message.simple_frame(), deadline, message.size + 64)
+
+    def _write_directly(self, wire: Optional[Callable[[], bytes]], frame: Optional[Frame]) -> bool:
+        """Fast path of a fan-out: an idle connection with a drained socket gets the prebuilt frame bytes
+        written at once, skipping the queue and a writer task switch. Order is kept because this only
+        happens while nothing is queued or being written."""
+        transport = self._transport
+        if (self._queue or self._writing or transport is None or self._ws is None or self._ws.closed
+                or transport.is_closing()
+                or not isinstance(transport, asyncio.WriteTransport)
+                or transport.get_write_buffer_size() > _DIRECT_WRITE_LIMIT):
+            return False
+        transport.write(wire() if wire is not None else websocket_frame(frame or b""))
+        return True
 
     def send_control(self, frame: str) -> None:
         """Acks, pongs and system messages: never sequenced, never expire."""
-        if not self.closing and self._ws is not None:
+        if not self.closing and self._ws is not None and not self._write_directly(None, frame):
             self._enqueue(frame, None, len(frame))
 
     def sequence_ack(self, sequence_id: int) -> None:
@@ -206,6 +227,7 @@ class Connection:
                     self._wakeup = loop.create_future()
                     await self._wakeup
                 item = queue.popleft()
+                self._writing = True
                 if item is None:
                     await self._send_close(ws)
                     return
@@ -213,11 +235,13 @@ class Connection:
                 self._queued_bytes -= size
                 if deadline is not None and loop.time() > deadline:
                     self.expired_dropped += 1
+                    self._writing = False
                     continue
                 if isinstance(frame, str):
                     await ws.send_str(frame)
                 else:
                     await ws.send_bytes(frame)
+                self._writing = False
                 if self._over_bound_since is not None and not self._is_over_bound():
                     self._over_bound_since = None
         except asyncio.CancelledError:

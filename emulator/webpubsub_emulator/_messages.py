@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import struct
 from typing import Any, Dict, Optional, Union
 
 TEXT = "text"
@@ -24,7 +25,8 @@ def dumps(value: Any) -> str:
 class OutboundMessage:
     """One data message from the server (`from_group=None`) or to a group."""
 
-    __slots__ = ("kind", "data", "group", "from_user_id", "ttl_seconds", "_simple", "_json", "size")
+    __slots__ = ("kind", "data", "group", "from_user_id", "ttl_seconds", "_simple", "_json", "size",
+                 "_simple_wire", "_json_wire")
 
     def __init__(self, kind: str, data: bytes, *, group: Optional[str] = None,
                  from_user_id: Optional[str] = None, ttl_seconds: int = 0) -> None:
@@ -36,6 +38,19 @@ class OutboundMessage:
         self.size = len(data)
         self._simple: Optional[Frame] = None
         self._json: Optional[str] = None
+        self._simple_wire: Optional[bytes] = None
+        self._json_wire: Optional[bytes] = None
+
+    def simple_wire(self) -> bytes:
+        """The simple frame as WebSocket bytes, built once for every simple client."""
+        if self._simple_wire is None:
+            self._simple_wire = websocket_frame(self.simple_frame())
+        return self._simple_wire
+
+    def json_wire(self) -> bytes:
+        if self._json_wire is None:
+            self._json_wire = websocket_frame(self.json_frame())
+        return self._json_wire
 
     def simple_frame(self) -> Frame:
         """Simple clients get the bare payload: text frames for text/json, binary frames for binary."""
@@ -63,6 +78,20 @@ class OutboundMessage:
                 data_text = '"' + base64.b64encode(self.data).decode("ascii") + '"'
             self._json = dumps(head)[:-1] + ',"data":' + data_text + "}"
         return self._json
+
+
+def websocket_frame(frame: Frame) -> bytes:
+    """One unmasked, uncompressed, final server-to-client frame (RFC 6455 section 5.2)."""
+    if isinstance(frame, str):
+        first, payload = 0x81, frame.encode("utf-8")
+    else:
+        first, payload = 0x82, frame
+    length = len(payload)
+    if length < 126:
+        return bytes((first, length)) + payload
+    if length < 65536:
+        return struct.pack("!BBH", first, 126, length) + payload
+    return struct.pack("!BBQ", first, 127, length) + payload
 
 
 def with_sequence_id(frame: str, sequence_id: int) -> str:
