@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import http.client
+import io
+import socket
 from contextlib import contextmanager
 from typing import Any, Callable, ContextManager, Dict, Iterator, List, Tuple
 from urllib.parse import urlsplit
@@ -154,11 +156,14 @@ def test_forged_event_over_http_is_refused(serve: Server) -> None:
 
 @SERVERS
 def test_declared_oversized_body_is_refused_before_reading(serve: Server) -> None:
+    # Only the headers are sent: the answer must come without waiting for (or reading) the body.
+    headers = "".join(f"{name}: {value}\r\n" for name, value in event("azure.webpubsub.user.message").items())
     with serve(make_handler(max_body_size=10)) as base_url:
-        status, _, _ = request(
-            base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"x" * 11
-        )
-    assert status == 413
+        address = urlsplit(base_url)
+        with socket.create_connection((address.hostname, address.port), timeout=TIMEOUT_SECONDS) as client:
+            client.sendall(f"POST /eventhandler HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n{headers}\r\n".encode())
+            status_line = client.makefile("rb").readline()
+    assert status_line.startswith(b"HTTP/1.1 413 ") or status_line.startswith(b"HTTP/1.0 413 ")
 
 
 @SERVERS
@@ -206,3 +211,34 @@ def test_wsgi_middleware_passes_other_paths_to_flask() -> None:
             request(base_url, "POST", "/eventhandler", event("azure.webpubsub.user.message", "text/plain"), b"hi")[0]
             == 200
         )
+
+
+def chunked_request(base_url: str, headers: Dict[str, str], body: bytes) -> Tuple[int, bytes]:
+    connection = http.client.HTTPConnection(urlsplit(base_url).netloc, timeout=TIMEOUT_SECONDS)
+    try:
+        connection.request("POST", "/eventhandler", body=iter([body]), headers=headers, encode_chunked=True)
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_asgi_reads_chunked_bodies_up_to_the_limit() -> None:
+    headers = event("azure.webpubsub.user.message", "text/plain")
+    with asgi_alone(make_handler(max_body_size=10)) as base_url:
+        assert chunked_request(base_url, headers, b"hi") == (200, b'{"echo":"hi"}')
+        assert chunked_request(base_url, headers, b"x" * 11)[0] == 413
+
+
+def test_wsgi_refuses_chunked_bodies_it_cannot_read() -> None:
+    # Called directly: over a socket, closing with the chunks unread races the client with a reset.
+    statuses: List[str] = []
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/eventhandler",
+        "HTTP_TRANSFER_ENCODING": "chunked",
+        "wsgi.input": io.BytesIO(b"2\r\nhi\r\n0\r\n\r\n"),
+    }
+    body = make_handler().as_wsgi_app()(environ, lambda status, headers: statuses.append(status))
+    assert statuses == ["411 Length Required"]
+    assert b"".join(body) == b"send Content-Length: this WSGI server cannot read chunked bodies"

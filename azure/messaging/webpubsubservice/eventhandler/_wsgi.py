@@ -28,22 +28,22 @@ class EventHandlerWSGIApp:
         if route_path is None:
             if self.app is not None:
                 return self.app(environ, start_response)
-            return _respond(
-                start_response, HandlerResponse(404, (("Content-Type", "text/plain; charset=utf-8"),), b"Not Found")
-            )
+            return _respond(start_response, _plain(404, "Not Found"))
         method = str(environ.get("REQUEST_METHOD", "GET"))
-        headers = _request_headers(environ)
         limit = self.handler.max_body_size
         declared = _declared_length(environ)
         if declared is None:
-            return _respond(
-                start_response,
-                HandlerResponse(400, (("Content-Type", "text/plain; charset=utf-8"),), b"invalid Content-Length"),
-            )
+            return _respond(start_response, _plain(400, "invalid Content-Length"))
         if method.upper() == "POST" and declared > limit:
             return _respond(start_response, body_too_large_response(limit))
+        if _has_unreadable_chunked_body(environ):
+            # Without Content-Length or wsgi.input_terminated the body cannot be read safely; an
+            # explicit refusal beats treating the event as empty.
+            return _respond(
+                start_response, _plain(411, "send Content-Length: this WSGI server cannot read chunked bodies")
+            )
         body = _read_body(environ, declared, limit)
-        return _respond(start_response, self.handler.handle(method, route_path, headers, body))
+        return _respond(start_response, self.handler.handle(method, route_path, _request_headers(environ), body))
 
     def _route_path(self, environ: Environ) -> Optional[str]:
         path_info = str(environ.get("PATH_INFO", "")) or "/"
@@ -70,6 +70,15 @@ def _declared_length(environ: Environ) -> Optional[int]:
     if not raw.isdigit():
         return None
     return int(raw)
+
+
+def _has_unreadable_chunked_body(environ: Environ) -> bool:
+    chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
+    return chunked and not environ.get("wsgi.input_terminated")
+
+
+def _plain(status: int, text: str) -> HandlerResponse:
+    return HandlerResponse(status, (("Content-Type", "text/plain; charset=utf-8"),), text.encode("utf-8"))
 
 
 def _read_body(environ: Environ, declared: int, limit: int) -> bytes:
