@@ -21,6 +21,7 @@ pytest.importorskip("webpubsub_emulator")
 REPO = Path(__file__).resolve().parent.parent
 SERVER = REPO / "samples" / "chat" / "server.py"
 WAIT_SECONDS = 15
+SUBPROTOCOL = "json.webpubsub.azure.v1"
 
 
 @pytest.fixture
@@ -68,13 +69,18 @@ async def next_server_data(socket: aiohttp.ClientWebSocketResponse) -> Dict[str,
 
 def test_sample_serves_the_page(chat_url: str) -> None:
     with urllib.request.urlopen(f"{chat_url}/", timeout=WAIT_SECONDS) as response:
-        assert b"json.webpubsub.azure.v1" in response.read()
+        assert SUBPROTOCOL.encode() in response.read()
 
 
 @pytest.mark.asyncio
 async def test_negotiate_then_chat_message_is_broadcast(chat_url: str) -> None:
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_SECONDS)) as session:
-        async with session.ws_connect(negotiate(chat_url, "alice"), protocols=["json.webpubsub.azure.v1"]) as alice:
+        async with session.ws_connect(negotiate(chat_url, "alice"), protocols=[SUBPROTOCOL]) as alice:
             assert await next_server_data(alice) == {"system": "alice joined"}
-            await alice.send_json({"type": "event", "event": "chat", "dataType": "text", "data": "hello"})
-            assert await next_server_data(alice) == {"from": "alice", "text": "hello"}
+            async with session.ws_connect(negotiate(chat_url, "bob"), protocols=[SUBPROTOCOL]) as bob:
+                assert await next_server_data(bob) == {"system": "bob joined"}
+                assert await next_server_data(alice) == {"system": "bob joined"}
+                await alice.send_json({"type": "event", "event": "chat", "dataType": "text", "data": "hello"})
+                assert await next_server_data(bob) == {"from": "alice", "text": "hello"}
+                assert await next_server_data(alice) == {"from": "alice", "text": "hello"}
+            assert await next_server_data(alice) == {"system": "bob left"}
