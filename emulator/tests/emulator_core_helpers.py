@@ -14,6 +14,7 @@ from urllib.parse import quote, urlencode
 import aiohttp
 import jwt
 import yarl
+from multidict import CIMultiDictProxy
 
 from webpubsub_emulator import Emulator
 
@@ -25,21 +26,22 @@ WAIT = 5.0
 @dataclass
 class RestResult:
     status: int
-    headers: "aiohttp.typedefs.LooseHeaders"
+    headers: "CIMultiDictProxy[str]"
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
 
     def header(self, name: str) -> Optional[str]:
-        return self.headers.get(name)  # type: ignore[union-attr]
+        return self.headers.get(name)
 
 
 def rest_token(url: str, key: str, lifetime: float = 60, **extra: Any) -> str:
     return jwt.encode({"aud": url, "exp": int(time.time() + lifetime), **extra}, key, algorithm="HS256")
 
 
-def rest_url(emu: Emulator, path: str, params: Sequence[Tuple[str, str]] = (), api_version: Optional[str] = "2024-12-01") -> str:
+def rest_url(emu: Emulator, path: str, params: Sequence[Tuple[str, str]] = (),
+             api_version: Optional[str] = "2024-12-01") -> str:
     query = list(params)
     if api_version is not None:
         query.insert(0, ("api-version", api_version))

@@ -29,7 +29,8 @@ async def send_with(emu: Emulator, token: str) -> int:
 
 async def test_reference_test_vector_signature_is_accepted() -> None:
     from webpubsub_emulator import _jwt
-    vector = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJhdWQiOiJodHRwOi8vbG9jYWxob3N0OjgwODAvYXBpL2h1YnMvY2hhdC86c2VuZD9h"
+    vector = ("eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+              "eyJhdWQiOiJodHRwOi8vbG9jYWxob3N0OjgwODAvYXBpL2h1YnMvY2hhdC86c2VuZD9h"
               "cGktdmVyc2lvbj0yMDI0LTAxLTAxIiwiZXhwIjo0MTAyNDQ0ODAwfQ.kWC3EcADfacCOjhIGyEmo3FddVw-5IeIWjr_bNNQLts")
     claims = _jwt.decode(vector, ["ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"])
     assert claims["aud"] == "http://localhost:8080/api/hubs/chat/:send?api-version=2024-01-01"

@@ -95,7 +95,8 @@ async def test_connect_response_sets_user_groups_and_roles(app: FakeApp, emu: Em
     assert client.connected is not None and client.connected["userId"] == "bob"
     assert (await rest(emu, "HEAD", "/api/hubs/chat/groups/g1")).status == 200
     assert (await client.request({"type": "joinGroup", "group": "x", "ackId": 1}))["success"]
-    assert (await client.request({"type": "sendToGroup", "group": "x", "data": 1, "ackId": 2}))["error"]["name"] == "Forbidden"
+    denied = await client.request({"type": "sendToGroup", "group": "x", "data": 1, "ackId": 2})
+    assert denied["error"]["name"] == "Forbidden"
     await client.close()
 
 
@@ -159,7 +160,8 @@ async def test_failing_event_handler_gives_internal_server_error_ack(app: FakeAp
 
 
 async def test_simple_client_message_event_reply_comes_back_as_a_frame(app: FakeApp, emu: Emulator) -> None:
-    app.replies["message"] = lambda request, body: web.Response(body=body[::-1], content_type="application/octet-stream")
+    app.replies["message"] = lambda request, body: web.Response(body=body[::-1],
+                                                                content_type="application/octet-stream")
     client = await connect(emu, protocol=None)
     await client.ws.send_bytes(b"\x01\x02")
     frame = await client.receive()

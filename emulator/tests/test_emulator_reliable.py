@@ -33,7 +33,8 @@ async def send_text(emu: Emulator, text: str, *params: Tuple[str, str]) -> None:
 async def recover(emu: Emulator, connection_id: str, token: str, protocol: str = RELIABLE_PROTOCOL) -> Client:
     session = aiohttp.ClientSession()
     query = f"awps_connection_id={connection_id}&awps_reconnection_token={token}"
-    ws = await asyncio.wait_for(session.ws_connect(f"{emu.endpoint}/client/hubs/chat?{query}", protocols=[protocol]), WAIT)
+    url = f"{emu.endpoint}/client/hubs/chat?{query}"
+    ws = await asyncio.wait_for(session.ws_connect(url, protocols=[protocol]), WAIT)
     return Client(session, ws)
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import AsyncIterator
+from typing import AsyncIterator, List
 
 import jwt
 import pytest
@@ -58,7 +58,8 @@ async def test_delivery_matrix_text_and_binary(emu: Emulator) -> None:
 
 async def test_json_string_body_reaches_simple_client_with_its_quotes(emu: Emulator) -> None:
     simple_client = await connect(emu, protocol=None)
-    await rest(emu, "POST", "/api/hubs/chat/:send", body='"Hello World"', content_type="application/json; charset=utf-8")
+    await rest(emu, "POST", "/api/hubs/chat/:send", body='"Hello World"',
+               content_type="application/json; charset=utf-8")
     assert (await simple_client.receive()).data == '"Hello World"'
     await simple_client.close()
 
@@ -228,7 +229,8 @@ async def test_add_to_groups_with_filter_then_remove(emu: Emulator) -> None:
     alice = await connect(emu, user="alice")
     bob = await connect(emu, user="bob")
     body = json.dumps({"groups": ["vip", "room3"], "filter": "userId eq 'alice'"})
-    assert (await rest(emu, "POST", "/api/hubs/chat/:addToGroups", body=body, content_type="application/json")).status == 200
+    added = await rest(emu, "POST", "/api/hubs/chat/:addToGroups", body=body, content_type="application/json")
+    assert added.status == 200
     assert emu.core.hub("chat").groups["vip"].keys() == {alice.connection_id}
     removal = json.dumps({"groups": ["vip"]})
     assert (await rest(emu, "POST", "/api/hubs/chat/:removeFromGroups", body=removal,
@@ -290,13 +292,15 @@ async def test_close_missing_connection_is_204(emu: Emulator) -> None:
 
 async def test_generate_token_claims_and_header(emu: Emulator) -> None:
     result = await rest(emu, "POST", "/api/hubs/Chat/:generateToken",
-                        [("userId", "alice"), ("role", "r1"), ("role", "r2"), ("group", "g1"), ("minutesToExpire", "5")])
+                        [("userId", "alice"), ("role", "r1"), ("role", "r2"), ("group", "g1"),
+                         ("minutesToExpire", "5")])
     assert result.status == 200
     body = result.json()
     assert list(body) == ["token"]
     header = jwt.get_unverified_header(body["token"])
     assert header["alg"] == "HS256" and "kid" in header
-    claims = jwt.decode(body["token"], emu.access_key, algorithms=["HS256"], audience=f"{emu.endpoint}/client/hubs/Chat")
+    claims = jwt.decode(body["token"], emu.access_key, algorithms=["HS256"],
+                        audience=f"{emu.endpoint}/client/hubs/Chat")
     assert claims["exp"] - claims["iat"] == 300 and "nbf" in claims
     assert (claims["sub"], claims["role"], claims["webpubsub.group"]) == ("alice", ["r1", "r2"], "g1")
 
@@ -327,7 +331,7 @@ async def test_generate_token_validation(emu: Emulator, params: list) -> None:  
 
 async def test_list_connections_in_group_pages_with_next_link(emu: Emulator) -> None:
     clients = [await connect(emu, user=f"u{index}", groups=["g"]) for index in range(5)]
-    seen = []
+    seen: List[str] = []
     result = await rest(emu, "GET", "/api/hubs/chat/groups/g/connections", [("maxpagesize", "2")])
     pages = 0
     while True:
@@ -382,7 +386,8 @@ async def test_permissions_grant_check_revoke(emu: Emulator) -> None:
 
 
 async def test_permission_name_is_validated_and_unknown_connection_grant_is_404(emu: Emulator) -> None:
-    assert (await rest(emu, "PUT", "/api/hubs/chat/permissions/admin/connections/c", [("targetName", "g")])).status == 400
+    target = [("targetName", "g")]
+    assert (await rest(emu, "PUT", "/api/hubs/chat/permissions/admin/connections/c", target)).status == 400
     assert (await rest(emu, "PUT", "/api/hubs/chat/permissions/joinLeaveGroup/connections/c",
                        [("targetName", "g")])).status == 404
     assert (await rest(emu, "DELETE", "/api/hubs/chat/permissions/joinLeaveGroup/connections/c",
@@ -395,7 +400,8 @@ async def test_missing_api_version_is_accepted(emu: Emulator) -> None:
 
 
 async def test_older_api_version_is_accepted(emu: Emulator) -> None:
-    result = await rest(emu, "POST", "/api/hubs/chat/:send", body="x", content_type="text/plain", api_version="2021-10-01")
+    result = await rest(emu, "POST", "/api/hubs/chat/:send", body="x", content_type="text/plain",
+                        api_version="2021-10-01")
     assert result.status == 202
 
 

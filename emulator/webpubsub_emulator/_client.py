@@ -213,7 +213,7 @@ class ClientEndpoint:
             await ws.close(code=1008, message=(refusal or "").encode("utf-8")[:123])
             return ws
         if connection.attached:
-            connection.detach()  # the old socket is stale; the client has already moved on
+            connection.drop_socket()  # the old socket is stale; the client has already moved on
         ws = self._websocket(connection.subprotocol)
         await ws.prepare(request)
         connection.attach(ws, request.transport)

@@ -110,6 +110,13 @@ class Connection:
                 self._enqueue(frame, deadline, size)
         self._writer = self._loop.create_task(self._write_loop(ws))
 
+    def drop_socket(self) -> None:
+        """Abandon the current socket without a close handshake (a recovering client replaced it)."""
+        transport = self._transport
+        self.detach()
+        if transport is not None:
+            transport.close()
+
     def detach(self) -> None:
         """The socket is gone; a reliable session keeps buffering until recovered or expired."""
         self._ws = None

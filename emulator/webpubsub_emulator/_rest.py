@@ -81,8 +81,10 @@ class RestApi:
                           for index, part in enumerate(rest))
             handler = self._routes.get((request.method, shape))
             if handler is None:
-                raise RestError(404 if not any(key[1] == shape for key in self._routes) else 405,
-                                "Error.NotFound", f"No {request.method} operation at '{raw_path}'.", "Request")
+                if any(key[1] == shape for key in self._routes):
+                    raise RestError(405, "Error.MethodNotAllowed", f"{request.method} is not supported at "
+                                    f"'{raw_path}'.", "Request")
+                raise RestError(404, "Error.NotFound", f"No operation at '{raw_path}'.", "Request")
             args = [unquote(part) for index, part in enumerate(rest) if shape[index] == "{}"]
             return await handler(request, self.core.hub(hub_name), args)
         except RestError as error:
