@@ -1,0 +1,174 @@
+"""Emulator fan-out: 1,000 WebSocket clients, ``send_to_all`` N messages, every delivery counted.
+
+Processes (the machine has two cores; nothing measured shares a GIL with anything else):
+
+- the server under test: our emulator (``webpubsub_emulator.Emulator``), or the yardstick, a bare aiohttp
+  server holding the same clients and broadcasting each POSTed message in a plain loop;
+- a client swarm per server (``_ws_swarm.py``): 1,000 lean WebSocket clients in one process, each
+  checking that it gets every message of a round exactly once and in order;
+- this process, the sender: our sync SDK's ``send_to_all`` (the same call against both servers), each
+  message carrying its send time, so latency is REST call -> receipt at the client.
+
+Burst rounds (N messages back to back: deliveries per second) alternate between the two servers; a
+final paced round per server (a steady 20 messages/s) measures latency without a backlog. A round fails
+loudly if any client misses a message.
+
+    python benchmarks/bench_fanout.py [--clients 1000] [--messages 100] [--rounds 5] [--paced-rate 20] [--quick]
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Dict, List, Optional
+
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
+
+from _common import (HUB, BenchmarkError, JsonProcess, connection_string, median, print_header, print_table)
+
+TARGET_SHARE = 0.70
+EMULATOR, BARE = "emulator", "bare aiohttp"
+
+
+class System:
+    """One server process, its client swarm, and the SDK client that sends to it."""
+
+    def __init__(self, name: str, server: JsonProcess) -> None:
+        self.name = name
+        self.server = server
+        self.port: int = server.greeting["port"]
+        self.sender = WebPubSubServiceClient.from_connection_string(connection_string(self.port), hub=HUB)
+        self.swarm: Optional[JsonProcess] = None
+        self.results: List[Dict[str, Any]] = []  # burst rounds
+        self.paced: List[Dict[str, Any]] = []  # latency rounds at a moderate, steady rate
+
+    def connect(self, url: str, clients: int) -> None:
+        self.swarm = JsonProcess("_ws_swarm.py", ["--url", url, "--clients", str(clients)], startup_timeout=180)
+        if self.swarm.greeting["connected"] != clients:
+            raise BenchmarkError(f"{self.name}: only {self.swarm.greeting['connected']} clients connected")
+        print(f"{self.name}: {clients} clients connected in {self.swarm.greeting['connect_seconds']:.1f} s",
+              flush=True)
+
+    def round(self, round_id: int, messages: int, timeout: float, interval: float = 0.0) -> Dict[str, Any]:
+        """Send ``messages`` back to back (``interval`` 0) or one every ``interval`` seconds; check that every
+        client got every one of them; return throughput, latency and CPU figures."""
+        assert self.swarm is not None
+        self.swarm.call(op="expect", round=round_id, messages=messages)
+        cpu_before = self.server.call(op="cpu")["cpu_seconds"]
+        clock = time.monotonic  # CLOCK_MONOTONIC: the same clock in the swarm's process
+        first_send = clock()
+        for seq in range(messages):
+            if interval:
+                pause = first_send + seq * interval - clock()
+                if pause > 0:
+                    time.sleep(pause)
+            self.sender.send_to_all(f"{round_id}:{seq}:{clock():.6f}")
+        sent = clock()
+        result = self.swarm.call(op="wait", timeout=timeout)
+        server_cpu = self.server.call(op="cpu")["cpu_seconds"] - cpu_before
+        expected_total = messages * result["clients"]
+        if result["total"] != expected_total or result["min_count"] != messages or result["error_count"]:
+            raise BenchmarkError(
+                f"{self.name}, round {round_id}: received {result['total']:,} of {expected_total:,} deliveries "
+                f"(per client {result['min_count']}..{result['max_count']} of {messages}; "
+                f"{result['complete_clients']} clients complete; {result['error_count']} errors "
+                f"{result['errors']}; {result['lost_connections']} connections lost)")
+        duration = result["last_receipt"] - first_send
+        figures = {"deliveries": result["total"], "clients": result["clients"], "messages": messages,
+                   "seconds": duration, "rate": result["total"] / duration, "p50": result["p50"],
+                   "p99": result["p99"], "max": result["max"], "send_seconds": sent - first_send,
+                   "server_cpu": server_cpu / duration, "swarm_cpu": result["cpu_seconds"] / duration}
+        return figures
+
+    def close(self) -> None:
+        self.sender.close()
+        if self.swarm is not None:
+            self.swarm.close()
+        self.server.close()
+
+
+def run(clients: int, messages: int, rounds: int, timeout: float, paced_rate: float,
+        paced_messages: int) -> Dict[str, Any]:
+    systems: Dict[str, System] = {}
+    try:
+        systems[EMULATOR] = System(EMULATOR, JsonProcess("_fanout_servers.py", ["emulator"]))
+        systems[BARE] = System(BARE, JsonProcess("_fanout_servers.py", ["bare"]))
+        # Real client URLs from the SDK; the bare server gets the same query string, so both handshakes
+        # carry the same bytes (it ignores the token).
+        token_url: str = systems[EMULATOR].sender.get_client_access_token(user_id="bench-user")["url"]
+        query = token_url.split("?", 1)[1]
+        systems[EMULATOR].connect(token_url, clients)
+        systems[BARE].connect(f"ws://127.0.0.1:{systems[BARE].port}/client/hubs/{HUB}?{query}", clients)
+        names = list(systems)
+        for round_index in range(rounds):
+            shift = round_index % len(names)
+            for offset, name in enumerate(names[shift:] + names[:shift]):
+                figures = systems[name].round(round_index * 10 + offset + 1, messages, timeout)
+                systems[name].results.append(figures)
+                print(f"  round {round_index + 1} {name:<12} {figures['deliveries']:,} of "
+                      f"{figures['clients']:,} x {messages} received in {figures['seconds']:.2f} s: "
+                      f"{figures['rate']:,.0f} deliveries/s, p50 {figures['p50'] * 1e3:.0f} ms, "
+                      f"p99 {figures['p99'] * 1e3:.0f} ms", flush=True)
+        if paced_messages:
+            # Burst latencies are mostly queueing behind earlier messages; at a steady rate well under
+            # capacity they show what one message costs from REST call to receipt.
+            for offset, name in enumerate(names):
+                figures = systems[name].round(1000 + offset, paced_messages, timeout, interval=1.0 / paced_rate)
+                systems[name].paced.append(figures)
+                print(f"  paced   {name:<12} {figures['deliveries']:,} of {figures['clients']:,} x "
+                      f"{paced_messages} received at {paced_rate:g} messages/s: p50 {figures['p50'] * 1e3:.1f} ms, "
+                      f"p99 {figures['p99'] * 1e3:.1f} ms", flush=True)
+        return report({name: system.results for name, system in systems.items()},
+                      {name: system.paced for name, system in systems.items()}, paced_rate)
+    finally:
+        for system in systems.values():
+            system.close()
+
+
+def report(results: Dict[str, List[Dict[str, Any]]], paced: Dict[str, List[Dict[str, Any]]],
+           paced_rate: float) -> Dict[str, Any]:
+    medians = {name: {key: median([r[key] for r in rounds]) for key in
+                      ("rate", "p50", "p99", "server_cpu", "swarm_cpu", "send_seconds")}
+               for name, rounds in results.items()}
+    rows = []
+    for name, rounds in results.items():
+        figures = medians[name]
+        every_round = rounds + paced[name]
+        received = sum(r["deliveries"] for r in every_round)
+        expected = sum(r["clients"] * r["messages"] for r in every_round)
+        steady = paced[name][0] if paced[name] else None
+        rows.append([name, f"{figures['rate']:,.0f}/s", f"{figures['p50'] * 1e3:.0f} / {figures['p99'] * 1e3:.0f} ms",
+                     "n/a" if steady is None else f"{steady['p50'] * 1e3:.1f} / {steady['p99'] * 1e3:.1f} ms",
+                     f"{received:,} of {expected:,}", f"{figures['server_cpu']:.0%}", f"{figures['swarm_cpu']:.0%}"])
+    print_table(["server", "deliveries (median)", "burst p50 / p99", f"at {paced_rate:g} msg/s p50 / p99",
+                 "received (all rounds)", "server CPU", "clients CPU"], rows)
+    share = medians[EMULATOR]["rate"] / medians[BARE]["rate"]
+    print(f"emulator vs bare aiohttp broadcast: {share:.0%} of its deliveries/s; target >= "
+          f"{TARGET_SHARE:.0%} {'met' if share >= TARGET_SHARE else 'MISSED'}", flush=True)
+    print("(latency = REST call -> receipt at the client; burst: all messages back to back, so it includes "
+          "the queue behind earlier messages; CPU = busy share of one core during burst rounds)", flush=True)
+    return {"benchmark": "fan-out", "medians": medians, "rounds": results, "paced": paced, "share": share,
+            "target": TARGET_SHARE}
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=1000, help="WebSocket clients (default 1000)")
+    parser.add_argument("--messages", type=int, default=100, help="send_to_all calls per round (default 100)")
+    parser.add_argument("--rounds", type=int, default=5, help="burst rounds per server; medians reported (default 5)")
+    parser.add_argument("--paced-rate", type=float, default=20.0,
+                        help="messages per second of the latency round (default 20)")
+    parser.add_argument("--paced-messages", type=int, default=40,
+                        help="messages of the latency round, 0 to skip it (default 40)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds a round may take (default 60)")
+    parser.add_argument("--quick", action="store_true", help="100 clients, 20 messages, one round")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.clients, args.messages, args.rounds = min(args.clients, 100), min(args.messages, 20), 1
+        args.paced_messages = min(args.paced_messages, 5)
+    print_header(f"fan-out: {args.clients} WebSocket clients, {args.messages} send_to_all per round")
+    return run(args.clients, args.messages, args.rounds, args.timeout, args.paced_rate, args.paced_messages)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
