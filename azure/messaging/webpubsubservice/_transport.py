@@ -137,7 +137,9 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
             raise ServiceRequestError(f"cannot send to {request.url!r}: only absolute http(s) URLs are supported")
         target = (parts.path or "/") + ("?" + parts.query if parts.query else "")
         body = _body(request)
-        headers = dict(request.headers)
+        # http.client sets Content-Length from the encoded body; azure-core's own value counts the characters
+        # of a str body, which is short for non-ASCII text and would desynchronise the keep-alive connection.
+        headers = {name: value for name, value in request.headers.items() if name.lower() != "content-length"}
         proxy = self._proxy_for(scheme, parts.hostname, kwargs.pop("proxies", None))
         if proxy and scheme == "http":
             target = request.url  # plain-HTTP proxies take the absolute URL

@@ -128,6 +128,8 @@ def _request(
     if content is not None:
         body = _read(content)
         content_type = content_type or _DEFAULT_CONTENT_TYPES[type(body)]
+        if isinstance(body, str):  # azure-core would count characters, not bytes, in Content-Length
+            body = body.encode("utf-8")
         return HttpRequest(method, url, content=body, headers={"Content-Type": content_type, **headers}, **kwargs)
     if json is not None:
         if content_type:
