@@ -131,3 +131,11 @@ def test_per_call_headers_are_sent(client: WebPubSubServiceClient, server: Recor
 def test_send_request_signs_the_request(client: WebPubSubServiceClient, server: RecordingServer) -> None:
     client.send_request(build_user_exists_request("hub", "u"))
     assert server.only.headers["Authorization"].startswith("Bearer ey")
+
+
+def test_a_hand_built_request_with_non_ascii_str_content_arrives_whole(client: WebPubSubServiceClient,
+                                                                       server: RecordingServer) -> None:
+    client.send_request(HttpRequest("POST", "/api/hubs/hub/:send?api-version=2024-12-01", content="grüße ✓"))
+    client.send_request(HttpRequest("POST", "/api/hubs/hub/:send?api-version=2024-12-01", content="next"))
+    assert [r.body for r in server.requests] == ["grüße ✓".encode("utf-8"), b"next"]
+    assert server.requests[0].client == server.requests[1].client

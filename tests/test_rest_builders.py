@@ -380,7 +380,12 @@ def test_json_body_content_type_can_be_overridden() -> None:
 def test_str_content_is_sent_as_text_plain() -> None:
     request = rest.build_send_to_user_request("hub", "u", content="héllo")
     assert request.headers["Content-Type"] == "text/plain"
-    assert request.content == "héllo"
+    assert request.content == "héllo".encode("utf-8")
+
+
+def test_str_content_is_utf8_encoded_with_a_content_length_in_bytes() -> None:
+    request = rest.build_send_to_all_request("hub", content="wörld ✓")
+    assert request.headers["Content-Length"] == str(len("wörld ✓".encode("utf-8")))
 
 
 def test_bytes_content_is_sent_as_octet_stream() -> None:
