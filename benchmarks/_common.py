@@ -71,16 +71,18 @@ def ensure_official(log: IO[str] = sys.stderr) -> Optional[str]:
         missing = _missing_official_dependencies()
         if missing:
             _pip_install(missing)
-    except (subprocess.CalledProcessError, OSError) as error:
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired, OSError) as error:
         print(f"official package unavailable, comparison skipped: {error}", file=log, flush=True)
         return None
     return str(OFFICIAL_DIR)
 
 
 def _pip_install(requirements: Sequence[str]) -> None:
+    # Short network timeouts: on a machine without PyPI the benchmarks go on without the official client
+    # instead of waiting for pip's retries.
     subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                    "--target", str(OFFICIAL_DIR), *requirements],
-                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=300)
+                    "--timeout", "10", "--retries", "1", "--target", str(OFFICIAL_DIR), *requirements],
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=120)
 
 
 # -- processes ----------------------------------------------------------------------------------------

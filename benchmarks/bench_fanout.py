@@ -147,7 +147,8 @@ def report(results: Dict[str, List[Dict[str, Any]]], paced: Dict[str, List[Dict[
           f"{TARGET_SHARE:.0%} {'met' if share >= TARGET_SHARE else 'MISSED'}", flush=True)
     print("(latency = REST call -> receipt at the client; burst: all messages back to back, so it includes "
           "the queue behind earlier messages; CPU = busy share of one core during burst rounds)", flush=True)
-    return {"benchmark": "fan-out", "medians": medians, "rounds": results, "paced": paced, "share": share,
+    clients = next(iter(results.values()))[0]["clients"]
+    return {"benchmark": f"fan-out deliveries, {clients:,} clients", "medians": medians, "rounds": results, "paced": paced, "share": share,
             "target": TARGET_SHARE}
 
 

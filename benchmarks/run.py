@@ -1,0 +1,71 @@
+"""Run every benchmark and print a summary of the figures and ratios.
+
+    python benchmarks/run.py            # full run, about 1.5 minutes on 2 cores
+    python benchmarks/run.py --quick    # seconds: proves every script works, figures mean little
+    python benchmarks/run.py --only sync token
+
+Each benchmark is also a script of its own (``bench_*.py --help``) with flags for longer runs.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Any, Callable, Dict, List, Optional
+
+import bench_fanout
+import bench_send_async
+import bench_send_sync
+import bench_token
+from _common import fmt_rate, fmt_ratio, print_table
+
+BENCHMARKS: Dict[str, Callable[[List[str]], Dict[str, Any]]] = {
+    "sync": bench_send_sync.main, "token": bench_token.main, "async": bench_send_async.main,
+    "fanout": bench_fanout.main,
+}
+
+
+def summary_rows(results: Dict[str, Dict[str, Any]]) -> List[List[str]]:
+    rows: List[List[str]] = []
+
+    def verdict(achieved: Optional[float], target: float) -> str:
+        return "n/a" if achieved is None else ("met" if achieved >= target else "MISSED")
+
+    for name, result in results.items():
+        if name == "fanout":
+            medians = result["medians"]
+            rows.append([result["benchmark"], fmt_rate(medians["emulator"]["rate"]),
+                         f"bare aiohttp {fmt_rate(medians['bare aiohttp']['rate'])}", f"{result['share']:.0%}",
+                         f">= {result['target']:.0%}", verdict(result["share"], result["target"])])
+            continue
+        medians, unit = result["medians"], result["unit"]
+        rows.append([result["benchmark"], fmt_rate(medians["ours"], " " + unit),
+                     f"official {fmt_rate(medians.get('official'), ' ' + unit)}", fmt_ratio(result["ratio"]),
+                     f">= {result['target']:g}x", verdict(result["ratio"], result["target"])])
+        for reference in ("raw http.client", "plain aiohttp"):
+            if reference in medians:
+                rows.append([f"  reference: {reference}", fmt_rate(medians[reference], " " + unit), "",
+                             f"ours = {medians['ours'] / medians[reference]:.0%} of it", "", ""])
+    return rows
+
+
+def main(argv: Optional[List[str]] = None) -> Dict[str, Dict[str, Any]]:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--quick", action="store_true", help="very short runs of every benchmark")
+    parser.add_argument("--no-official", action="store_true", help="skip the official package")
+    parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks")
+    args = parser.parse_args(argv)
+    started = time.monotonic()
+    results: Dict[str, Dict[str, Any]] = {}
+    for name in args.only or BENCHMARKS:
+        flags = ["--quick"] if args.quick else []
+        if args.no_official and name != "fanout":
+            flags.append("--no-official")
+        results[name] = BENCHMARKS[name](flags)
+    print(f"\n== summary ({time.monotonic() - started:.0f} s; medians of interleaved rounds, same run) ==")
+    print_table(["benchmark", "ours", "compared with", "ratio", "target", ""], summary_rows(results))
+    return results
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
