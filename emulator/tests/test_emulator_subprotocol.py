@@ -4,6 +4,7 @@ from __future__ import annotations
 import base64
 from typing import Any, AsyncIterator, Dict
 
+import aiohttp
 import pytest
 import pytest_asyncio
 from emulator_core_helpers import Client, connect, hub_connections, rest, wait_until
@@ -268,3 +269,32 @@ async def test_client_close_removes_the_connection(emu: Emulator) -> None:
     await client.close()
     await wait_until(lambda: not hub_connections(emu))
     assert (await rest(emu, "HEAD", "/api/hubs/chat/users/gone")).status == 404
+
+
+async def test_frame_over_one_mebibyte_is_closed_with_1009(emu: Emulator) -> None:
+    client = await connect(emu)
+    await client.ws.send_str('{"type":"event","event":"e","dataType":"text","data":"' + "x" * (1024 * 1024) + '"}')
+    while True:
+        message = await client.receive()
+        if message.type == aiohttp.WSMsgType.CLOSE:
+            break
+    assert message.data == 1009
+    await client.close()
+
+
+async def test_simple_client_receives_no_system_messages(emu: Emulator) -> None:
+    client = await connect(emu, protocol=None)
+    assert await client.nothing_within()
+    await client.close()
+
+
+async def test_stopping_the_emulator_sends_disconnected_and_closes_every_client() -> None:
+    async with Emulator() as emulator:
+        client = await connect(emulator)
+        simple = await connect(emulator, protocol=None)
+    disconnected = await client.receive_json()
+    assert disconnected["event"] == "disconnected" and disconnected["message"]
+    assert (await client.receive()).type == aiohttp.WSMsgType.CLOSE
+    assert (await simple.receive()).type == aiohttp.WSMsgType.CLOSE
+    await client.close()
+    await simple.close()

@@ -116,7 +116,7 @@ class JsonProtocol:
             raise ProtocolViolation(f"Unknown message type '{message.get('type')}'.")
         raw_ack_id = message.get("ackId")
         ack_id = None if raw_ack_id is None else _uint64(raw_ack_id, "ackId")
-        if ack_id is not None and ack_id in self.connection.processed_ack_ids:
+        if ack_id is not None and self.connection.ack_id_processed(ack_id):
             self.connection.send_control(
                 ack_frame(ack_id, "Duplicate", f"Message with ack-id: {ack_id} has been processed"))
             return
@@ -127,7 +127,7 @@ class JsonProtocol:
                 self.connection.send_control(ack_frame(ack_id, rejected.name, rejected.message))
             return
         if ack_id is not None:
-            self.connection.processed_ack_ids.add(ack_id)
+            self.connection.remember_ack_id(ack_id)
             self.connection.send_control(ack_frame(ack_id))
 
     def _check(self, permission: str, group: str) -> None:

@@ -26,6 +26,8 @@ PREDEFINED_PROTOCOLS = (JSON_PROTOCOL, RELIABLE_JSON_PROTOCOL)
 
 logger = logging.getLogger("webpubsub_emulator")
 
+MAX_REMEMBERED_ACK_IDS = 100_000
+
 _QueueItem = Optional[Tuple[Frame, Optional[float], int]]  # None = close marker
 # Below this many bytes waiting in the socket's write buffer an idle connection writes frames straight
 # to the transport; above it (or with anything queued) frames go through the queue and the writer task,
@@ -59,7 +61,7 @@ class Connection:
         self.upstream = upstream
         self.groups: Set[str] = set()
         self.group_join_order: Dict[str, int] = {}
-        self.processed_ack_ids: Set[int] = set()
+        self._processed_ack_ids: Dict[int, None] = {}  # insertion-ordered, so the oldest go first
         self.reconnection_token: Optional[str] = None
         self.closing = False
         self.ended = False
@@ -80,6 +82,17 @@ class Connection:
         self._unacked_bytes = 0
         self.expired_dropped = 0
         self._attachments = 0
+
+    # -- idempotent publishing ------------------------------------------------------------------
+    def ack_id_processed(self, ack_id: int) -> bool:
+        return ack_id in self._processed_ack_ids
+
+    def remember_ack_id(self, ack_id: int) -> None:
+        """Only successful requests are remembered; the oldest are forgotten past a bound so a
+        long-lived connection cannot grow without limit."""
+        self._processed_ack_ids[ack_id] = None
+        if len(self._processed_ack_ids) > MAX_REMEMBERED_ACK_IDS:
+            del self._processed_ack_ids[next(iter(self._processed_ack_ids))]
 
     # -- what the OData filter sees -------------------------------------------------------------
     @property
