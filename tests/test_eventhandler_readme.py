@@ -16,7 +16,7 @@ from azure.messaging.webpubsubservice.eventhandler._keys import expected_signatu
 from eventhandler_test_servers import serve_asgi, serve_wsgi
 
 # The one place that says where the documentation lives.
-DOCUMENT = Path(__file__).resolve().parent.parent / "samples" / "chat" / "HANDLE_EVENTS_SECTION.md"
+DOCUMENT = Path(__file__).resolve().parent.parent / "README.md"
 SECTION_HEADING = "## Handle events"
 
 KEY = "ReadmeKeyABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
