@@ -35,6 +35,8 @@ class WebPubSubServiceClient:
         service URL as their audience.
     :keyword transport: an azure-core ``AsyncHttpTransport``; the default is a pooled asyncio HTTP/1.1
         transport that needs no third-party package.
+    :keyword int connection_limit: connections in use at once per host by the default transport (100);
+        further calls wait for a free one.
     :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
     :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
     """
@@ -45,7 +47,8 @@ class WebPubSubServiceClient:
             hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
         self._settings = Settings.create(endpoint, hub, credential, kwargs)
         self._target = self._settings.target
-        transport = kwargs.pop("transport", None) or AsyncioTransport(**transport_options(kwargs))
+        transport = kwargs.pop("transport", None) or AsyncioTransport(
+            connection_limit=kwargs.pop("connection_limit", 100), **transport_options(kwargs))
         policies = build_policies(self._settings, kwargs, bearer_policy=AsyncBearerTokenCredentialPolicy,
                                   retry_policy=AsyncRetryPolicy, redirect_policy=AsyncRedirectPolicy)
         self._pipeline: AsyncPipeline[HttpRequest, AsyncHttpResponse] = AsyncPipeline(

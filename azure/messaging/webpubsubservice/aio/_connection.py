@@ -121,6 +121,21 @@ class HttpConnection(asyncio.Protocol):
         if self.transport is not None:
             self.transport.abort()
 
+    def close_without_loop(self) -> None:
+        """Close the socket even if the connection's event loop has been closed already."""
+        if self.transport is None:
+            return
+        if not self._loop.is_closed():
+            self._loop.call_soon_threadsafe(self.transport.abort)
+            return
+        # A closed loop no longer runs transport callbacks, and asyncio has no public way to finish closing a
+        # transport without one: run the selector transport's own final step, which closes the socket.
+        transport: Any = self.transport
+        inner = getattr(getattr(transport, "_ssl_protocol", None), "_transport", None) or transport
+        finish = getattr(inner, "_call_connection_lost", None)
+        if finish is not None:
+            finish(None)
+
     # -- exchange --------------------------------------------------------------------------------------
 
     def send(self, head: bytes, body: Optional[bytes], head_only: bool, streaming: bool) -> None:

@@ -67,6 +67,12 @@ class ConnectionPool:
             if not waiter.done():
                 waiter.cancel()
 
+    def abandon(self) -> None:
+        """Drop every connection without the event loop that opened them (it may be closed already)."""
+        connections, self._open, self._idle = list(self._open), set(), []
+        for connection in connections:
+            connection.close_without_loop()
+
     def _forget(self, connection: HttpConnection, abort: bool) -> None:
         self._open.discard(connection)
         if abort:

@@ -121,6 +121,9 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         pass
 
     async def close(self) -> None:
+        if asyncio.get_running_loop() is not self._loop:
+            self._forget_other_loop()
+            return
         pools, self._pools = list(self._pools.values()), {}
         for pool in pools:
             await pool.close()
@@ -184,17 +187,17 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         loop = asyncio.get_running_loop()
         if loop is not self._loop:
             # Connections belong to the loop that opened them; a new loop (a second asyncio.run) starts afresh.
-            for stale in self._pools.values():
-                for connection in list(stale._open):  # pylint: disable=protected-access
-                    try:
-                        connection.abort()
-                    except RuntimeError:  # that loop is already closed
-                        pass
-            self._pools, self._loop = {}, loop
+            self._forget_other_loop()
+            self._loop = loop
         pool = self._pools.get(key)
         if pool is None:
             pool = self._pools[key] = ConnectionPool(self._limit, self._limit)
         return pool
+
+    def _forget_other_loop(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            pool.abandon()
 
     async def _connect(self, scheme: str, host: str, port: Optional[int], proxy: Optional[str], verify: Any,
                        cert: Cert, connection_timeout: float, read_timeout: float) -> HttpConnection:
