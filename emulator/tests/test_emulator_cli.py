@@ -146,3 +146,12 @@ def test_pytest_fixture_gives_a_started_emulator(webpubsub_emulator: Emulator) -
     request = urllib.request.Request(f"{webpubsub_emulator.endpoint}/api/health", method="HEAD")
     with urllib.request.urlopen(request, timeout=WAIT) as response:
         assert response.status == 200
+
+
+@pytest.mark.asyncio
+async def test_cli_accepts_hubs_and_event_handlers() -> None:
+    process, _, _, lines = await start_cli("--hub", "chat", "news",
+                                           "--event-handler", "chat=http://127.0.0.1:9/{event}")
+    assert any("Endpoint=" in line for line in lines)
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 15) == 0

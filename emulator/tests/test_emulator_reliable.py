@@ -205,15 +205,37 @@ async def test_message_that_waited_longer_than_its_ttl_is_dropped_not_delivered_
     raw.close()
 
 
-async def test_client_that_stays_over_the_queue_bound_is_closed() -> None:
-    limits = ConnectionLimits(queue_max_messages=5, queue_grace_seconds=0.3, close_timeout_seconds=0.5)
+async def test_client_that_stays_over_the_queue_bound_is_closed_with_1008_and_a_reason() -> None:
+    limits = ConnectionLimits(queue_max_messages=5, queue_grace_seconds=0.3, close_timeout_seconds=5)
     async with Emulator(limits=limits) as emu:
         raw = await RawClient.open(emu, user="slow")
         await fill_until_blocked(emu)
         for index in range(8):
             await send_text(emu, f"small {index}")
+        connection = emu.core.hub("chat").connections[hub_connections(emu)[0]]
+        await wait_until(lambda: connection.closing)
+        while True:  # reading again lets the queued close frame through; the dropped backlog never comes
+            opcode, payload = await raw.frame()
+            assert opcode != 1, "a message queued over the bound was still delivered"
+            if opcode == 8:
+                break
+        assert struct.unpack("!H", payload[:2])[0] == 1008
+        assert b"slow" in payload[2:]
         await wait_until(lambda: not hub_connections(emu))
         assert (await rest(emu, "HEAD", "/api/hubs/chat/users/slow")).status == 404
+        raw.close()
+
+
+async def test_client_over_the_byte_bound_past_the_grace_period_is_dropped_even_if_it_never_reads() -> None:
+    # ~14 MB sent, a few MB fit in socket buffers: the queue ends between the bound and twice the bound,
+    # so it is the grace period (not the hard limit) that closes it.
+    limits = ConnectionLimits(queue_max_bytes=6_000_000, queue_grace_seconds=0.3, close_timeout_seconds=0.5)
+    async with Emulator(limits=limits) as emu:
+        raw = await RawClient.open(emu)
+        for _ in range(20):
+            await rest(emu, "POST", "/api/hubs/chat/:send", body=b"\0" * 700_000,
+                       content_type="application/octet-stream")
+        await wait_until(lambda: not hub_connections(emu))
         raw.close()
 
 

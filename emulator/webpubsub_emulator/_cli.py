@@ -26,9 +26,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080, 0 = any free)")
     parser.add_argument("--access-key", default=None,
                         help="access key clients and servers sign tokens with (default: the public dev key)")
-    parser.add_argument("--hub", action="append", default=[], metavar="NAME",
+    parser.add_argument("--hub", action="extend", nargs="+", default=[], metavar="NAME",
                         help="declare a hub (any valid hub name works without it)")
-    parser.add_argument("--event-handler", action="append", default=[], metavar="HUB=URL_TEMPLATE",
+    parser.add_argument("--event-handler", action="extend", nargs="+", default=[], metavar="HUB=URL_TEMPLATE",
                         help="event handler URL template for a hub, e.g. chat=http://127.0.0.1:7071/api/{event}")
     parser.add_argument("--anonymous", action="store_true", help="let clients connect without an access token")
     parser.add_argument("--config", metavar="FILE", help="JSON settings file (ours or Microsoft's appsettings.json)")

@@ -297,8 +297,7 @@ class Connection:
         wakeup = self._wakeup
         if wakeup is not None and not wakeup.done():
             wakeup.set_result(None)
-        timeout = min(1.0, self.limits.close_timeout_seconds) if drop_queue else self.limits.close_timeout_seconds
-        self._call_later(timeout, self._abort)
+        self._call_later(self.limits.close_timeout_seconds, self._abort)
 
     def _abort(self) -> None:
         """The close handshake did not finish in time (e.g. the client never reads): drop the socket."""
