@@ -9,7 +9,10 @@ script is used up) or ``server.handler = lambda request: Reply(...)``, and read 
 from __future__ import annotations
 
 import json
+import shutil
 import socket
+import ssl
+import subprocess
 import threading
 import time
 from collections import deque
@@ -39,6 +42,7 @@ class Reply:
     body: Body = b""
     delay: float = 0.0  # seconds to stall before answering (released early when the test ends)
     close: bool = False  # answer with "Connection: close" and close the socket
+    hang_up: bool = False  # close the socket after answering without announcing it (an idle keep-alive timeout)
 
     def encoded(self) -> Tuple[bytes, Dict[str, str]]:
         headers = dict(self.headers)
@@ -137,7 +141,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Content-Length", str(len(body)))
         if reply.close:
             self.send_header("Connection", "close")
-            self.close_connection = True
+        self.close_connection = reply.close or reply.hang_up
         self.end_headers()
         if self.command != "HEAD":
             self.wfile.write(body)
@@ -157,9 +161,15 @@ class _Server(ThreadingHTTPServer):
 class RecordingServer:
     """An HTTP/1.1 keep-alive server on 127.0.0.1 that records requests and answers as scripted."""
 
-    def __init__(self, poll_interval: float = 0.5) -> None:
+    def __init__(self, poll_interval: float = 0.5, tls: Optional[Tuple[str, str]] = None) -> None:
         self._server = _Server(("127.0.0.1", 0), _Handler)
         self._server.owner = self
+        self.scheme = "http"
+        if tls is not None:  # (certfile, keyfile): serve HTTPS
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
         self._poll_interval = poll_interval
         self._lock = threading.Lock()
         self._changed = threading.Condition(self._lock)
@@ -177,7 +187,7 @@ class RecordingServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self) -> "RecordingServer":
         self._thread.start()
@@ -272,13 +282,29 @@ def server(_session_server: RecordingServer) -> Iterator[RecordingServer]:
     _session_server.reset()
 
 
+@pytest.fixture(scope="session")
+def tls_files(tmp_path_factory: pytest.TempPathFactory) -> Tuple[str, str]:
+    """A self-signed certificate for 127.0.0.1 (made with the openssl CLI): ``(certfile, keyfile)``."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("the openssl command is needed to make a test certificate")
+    folder = tmp_path_factory.mktemp("tls")
+    cert, key = str(folder / "cert.pem"), str(folder / "key.pem")
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", key, "-out", cert],
+        check=True, capture_output=True, timeout=60,
+    )
+    return cert, key
+
+
 @pytest.fixture
-def make_server() -> Iterator[Callable[[], RecordingServer]]:
-    """Start extra recording servers; they are stopped when the test ends."""
+def make_server() -> Iterator[Callable[..., RecordingServer]]:
+    """Start extra recording servers (``make_server(tls=(cert, key))`` for HTTPS); stopped when the test ends."""
     started: List[RecordingServer] = []
 
-    def make() -> RecordingServer:
-        started.append(RecordingServer(poll_interval=0.02).start())
+    def make(tls: Optional[Tuple[str, str]] = None) -> RecordingServer:
+        started.append(RecordingServer(poll_interval=0.02, tls=tls).start())
         return started[-1]
 
     yield make

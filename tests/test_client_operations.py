@@ -705,6 +705,39 @@ def test_operations_accept_per_call_headers(client: WebPubSubServiceClient, serv
     assert server.only.headers["X-Trace"] == "abc"
 
 
+OFFICIAL_KEYWORD_CALLS: List[tuple] = [
+    (lambda c: c.send_to_all(message="m", excluded=["c1"], content_type="text/plain"), "/api/hubs/hub/:send"),
+    (lambda c: c.send_to_group(group="g", message="m"), "/api/hubs/hub/groups/g/:send"),
+    (lambda c: c.send_to_user(user_id="u", message="m"), "/api/hubs/hub/users/u/:send"),
+    (lambda c: c.send_to_connection(connection_id="c", message="m"), "/api/hubs/hub/connections/c/:send"),
+    (lambda c: c.remove_connection_from_group(group="g", connection_id="c"), "/api/hubs/hub/groups/g/connections/c"),
+    (lambda c: c.remove_user_from_group(group="g", user_id="u"), "/api/hubs/hub/users/u/groups/g"),
+    (lambda c: c.remove_connection_from_all_groups(connection_id="c"), "/api/hubs/hub/connections/c/groups"),
+    (lambda c: c.remove_user_from_all_groups(user_id="u"), "/api/hubs/hub/users/u/groups"),
+    (lambda c: c.add_connections_to_groups(groups_to_add={"groups": ["g"]}), "/api/hubs/hub/:addToGroups"),
+    (lambda c: c.remove_connections_from_groups(groups_to_remove={"groups": ["g"]}), "/api/hubs/hub/:removeFromGroups"),
+    (lambda c: c.close_connection(connection_id="c", reason="r"), "/api/hubs/hub/connections/c"),
+    (lambda c: c.close_group_connections(group="g", reason="r"), "/api/hubs/hub/groups/g/:closeConnections"),
+    (lambda c: c.close_user_connections(user_id="u", reason="r"), "/api/hubs/hub/users/u/:closeConnections"),
+    (lambda c: c.connection_exists(connection_id="c"), "/api/hubs/hub/connections/c"),
+    (lambda c: c.group_exists(group="g"), "/api/hubs/hub/groups/g"),
+    (lambda c: c.user_exists(user_id="u"), "/api/hubs/hub/users/u"),
+    (lambda c: c.grant_permission(permission="sendToGroup", connection_id="c", target_name="g"),
+     "/api/hubs/hub/permissions/sendToGroup/connections/c"),
+    (lambda c: c.revoke_permission(permission="sendToGroup", connection_id="c", target_name="g"),
+     "/api/hubs/hub/permissions/sendToGroup/connections/c"),
+    (lambda c: c.has_permission(permission="sendToGroup", connection_id="c", target_name="g"),
+     "/api/hubs/hub/permissions/sendToGroup/connections/c"),
+]
+
+
+@pytest.mark.parametrize("call, path", OFFICIAL_KEYWORD_CALLS, ids=[p for _, p in OFFICIAL_KEYWORD_CALLS])
+def test_the_official_sdk_keyword_names_are_accepted(client: WebPubSubServiceClient, server: RecordingServer,
+                                                     call: Op, path: str) -> None:
+    call(client)
+    assert server.only.path == path
+
+
 def test_client_methods_expose_the_operation_signature_and_docs() -> None:
     import inspect
 

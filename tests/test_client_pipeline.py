@@ -89,6 +89,26 @@ def test_a_connection_closed_by_the_server_is_replaced_transparently(client: Web
     assert server.requests[0].client != server.requests[1].client
 
 
+def test_an_idle_connection_the_server_dropped_is_replaced_without_sending_twice(
+    client: WebPubSubServiceClient, server: RecordingServer
+) -> None:
+    server.reply(Reply(202, hang_up=True))
+    client.send_to_all("a")
+    assert server.wait_closed(server.only.client)
+    client.send_to_all("b")
+    assert [r.body for r in server.requests] == [b"a", b"b"]
+
+
+def test_a_streamed_response_closed_unread_does_not_spoil_the_next_call(client: WebPubSubServiceClient,
+                                                                        server: RecordingServer) -> None:
+    server.reply(Reply(200, body=b"x" * 100_000))
+    response = client.send_request(HttpRequest("GET", "/big"), stream=True)
+    response.close()
+    server.reply(Reply(200, body=b"small"))
+    assert client.send_request(HttpRequest("GET", "/small")).content == b"small"
+    assert server.requests[0].client != server.requests[1].client
+
+
 def test_the_azure_core_requests_transport_works_too(server: RecordingServer) -> None:
     import jwt
 
