@@ -232,21 +232,30 @@ def close_all(processes: Dict[str, JsonProcess]) -> None:
         process.close()
 
 
-def interleaved_rounds(lanes: Dict[str, "tuple[JsonProcess, Dict[str, Any]]"], rounds: int) -> Dict[str, List[float]]:
+class Rounds:
+    """Per lane and round: calls per second, and the worker's CPU microseconds per call."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        self.rates: Dict[str, List[float]] = {name: [] for name in names}
+        self.cpu_us: Dict[str, List[float]] = {name: [] for name in names}
+
+
+def interleaved_rounds(lanes: Dict[str, "tuple[JsonProcess, Dict[str, Any]]"], rounds: int) -> Rounds:
     """Run every lane's command once per round and collect calls per second.
 
     The order rotates from round to round, so slow drifts of the machine (other jobs on its two cores)
     spread over all lanes instead of always hitting the same one.
     """
-    rates: Dict[str, List[float]] = {name: [] for name in lanes}
     names = list(lanes)
+    collected = Rounds(names)
     for round_index in range(rounds):
         shift = round_index % len(names)
         for name in names[shift:] + names[:shift]:
             worker, command = lanes[name]
             result = worker.call(**command)
-            rates[name].append(result["count"] / result["elapsed"])
-    return rates
+            collected.rates[name].append(result["count"] / result["elapsed"])
+            collected.cpu_us[name].append(result["cpu"] / max(1, result["count"]) * 1e6)
+    return collected
 
 
 def spread(values: Sequence[float]) -> str:
@@ -267,20 +276,27 @@ def quick_rounds(args: argparse.Namespace, seconds: float = 0.1) -> None:
         args.seconds, args.rounds = min(args.seconds, seconds), 1
 
 
-def summarize(title: str, rates: Dict[str, List[float]], target: float, unit: str,
-              no_ratio: Sequence[str] = ()) -> Dict[str, Any]:
+def summarize(title: str, rounds: Rounds, target: float, unit: str, no_ratio: Sequence[str] = ()) -> Dict[str, Any]:
     """Print the table of one benchmark and return its figures; ``no_ratio`` lanes measure something else
-    than the official lane (e.g. the sync client next to async figures) and get no ratio."""
+    than the official lane (e.g. the sync client next to async figures) and get no ratio.
+
+    "client CPU per call" is the worker process's CPU time divided by the calls it made: the client's own
+    cost, as opposed to time spent waiting for the server.
+    """
+    rates = rounds.rates
     medians = {name: median(values) for name, values in rates.items()}
+    cpu_us = {name: median(values) for name, values in rounds.cpu_us.items()}
     official: Optional[float] = medians.get("official")
     rows = []
     for name, values in rates.items():
         rows.append([name, fmt_rate(medians[name], " " + unit), spread(values),
-                     "" if name in no_ratio else fmt_ratio(ratio(medians[name], official))])
-    print_table(["client", f"median ({len(next(iter(rates.values())))} rounds)", "min..max", "vs official"], rows)
+                     "" if name in no_ratio else fmt_ratio(ratio(medians[name], official)),
+                     f"{cpu_us[name]:,.1f} us"])
+    print_table(["client", f"median ({len(next(iter(rates.values())))} rounds)", "min..max", "vs official",
+                 "client CPU per call"], rows)
     achieved = ratio(medians.get("ours"), official)
     verdict = "n/a (official not measured)" if achieved is None else (
         f"{achieved:.2f}x; target >= {target:g}x {'met' if achieved >= target else 'MISSED'}")
     print(f"ours vs official: {verdict}", flush=True)
-    return {"benchmark": title, "unit": unit, "medians": medians, "rounds": rates, "ratio": achieved,
-            "target": target}
+    return {"benchmark": title, "unit": unit, "medians": medians, "rounds": rates, "cpu_us": cpu_us,
+            "ratio": achieved, "target": target}

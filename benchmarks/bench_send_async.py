@@ -40,11 +40,11 @@ def run(seconds: float, rounds: int, concurrency: int = 32, with_official: bool 
         if with_sync:
             # The sync client in the same run: the async work must not slow it down.
             lanes[SYNC_LANE] = (workers["ours"], {"op": "sync_sdk", "port": port, "seconds": seconds})
-        rates = interleaved_rounds(lanes, rounds)
+        measured = interleaved_rounds(lanes, rounds)
     finally:
         close_all(workers)
         server.close()
-    return summarize(f"async send_to_all x{concurrency}", rates, TARGET, unit="req/s", no_ratio=[SYNC_LANE])
+    return summarize(f"async send_to_all x{concurrency}", measured, TARGET, unit="req/s", no_ratio=[SYNC_LANE])
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:

@@ -28,11 +28,11 @@ def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, An
         lanes = {name: (worker, {"op": "sync_sdk", "port": port, "seconds": seconds})
                  for name, worker in workers.items()}
         lanes["raw http.client"] = (workers["ours"], {"op": "sync_raw", "port": port, "seconds": seconds})
-        rates = interleaved_rounds(lanes, rounds)
+        measured = interleaved_rounds(lanes, rounds)
     finally:
         close_all(workers)
         server.close()
-    return summarize("sync send_to_all", rates, TARGET, unit="req/s")
+    return summarize("sync send_to_all", measured, TARGET, unit="req/s")
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:

@@ -22,10 +22,10 @@ def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, An
     try:
         workers = start_workers(with_official)
         lanes = {name: (worker, {"op": "token", "seconds": seconds}) for name, worker in workers.items()}
-        rates = interleaved_rounds(lanes, rounds)
+        measured = interleaved_rounds(lanes, rounds)
     finally:
         close_all(workers)
-    result = summarize("get_client_access_token", rates, TARGET, unit="tokens/s")
+    result = summarize("get_client_access_token", measured, TARGET, unit="tokens/s")
     for name, rate in result["medians"].items():
         print(f"  {name}: {1e6 / rate:.1f} us per token")
     return result
