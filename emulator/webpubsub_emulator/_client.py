@@ -11,7 +11,8 @@ import logging
 import secrets
 import time
 import uuid
-from typing import Any, Dict, List, Optional, Tuple
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Union
 from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
@@ -23,7 +24,7 @@ from ._connection import PREDEFINED_PROTOCOLS, Connection
 from ._core import EmulatorCore
 from ._permissions import Permissions
 from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
-from ._upstream import UpstreamConnection, UpstreamFailed, UpstreamRejected
+from ._upstream import ConnectResult, UpstreamConnection, UpstreamFailed, UpstreamRejected
 
 logger = logging.getLogger("webpubsub_emulator")
 
@@ -46,6 +47,63 @@ def _claim_list(value: Any) -> List[str]:
 
 def _plain(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text)
+
+
+def _connect_body(request: web.Request, claims: Dict[str, Any], offered: List[str]) -> Dict[str, Any]:
+    """The `connect` event body: every claim and query value as string arrays, minus the secrets."""
+    return {
+        "claims": {name: _claim_list(value) for name, value in claims.items()},
+        "query": {name: request.query.getall(name) for name in request.query.keys()
+                  if name.lower() != "access_token"},
+        "headers": {name: request.headers.getall(name) for name in request.headers.keys()
+                    if name.lower() != "authorization"},
+        "subprotocols": offered,
+        "clientCertificates": [],
+    }
+
+
+@dataclass
+class _Handshake:
+    """Who the connecting client is and how it talks, from its token, its query and (later) `connect`."""
+
+    user_id: Optional[str]
+    roles: List[str]
+    groups: List[str]
+    subprotocol: Optional[str]
+    publish_group: Optional[str]  # simple clients in webpubsub_mode=sendToGroup
+    no_echo: bool
+
+    @classmethod
+    def from_request(cls, request: web.Request, claims: Dict[str, Any],
+                     offered: List[str]) -> Union["_Handshake", web.Response]:
+        mode = (_last(request, "webpubsub_mode") or "sendEvent").lower()
+        if mode not in ("sendevent", "sendtogroup"):
+            return _plain(400, f"Invalid webpubsub_mode '{_last(request, 'webpubsub_mode')}'.")
+        publish_group = _last(request, "group") if mode == "sendtogroup" else None
+        if mode == "sendtogroup" and not is_valid_group(publish_group):
+            return _plain(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
+        groups = _claim_list(claims.get("webpubsub.group"))
+        if not all(is_valid_group(group) for group in groups):
+            return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
+        sub = claims.get("sub")
+        return cls(user_id=None if sub is None else sub if isinstance(sub, str) else str(sub),
+                   roles=_claim_list(claims.get("role")), groups=groups,
+                   subprotocol=next((name for name in offered if name in PREDEFINED_PROTOCOLS), None),
+                   publish_group=publish_group, no_echo=(_last(request, "noEcho") or "").lower() == "true")
+
+    def apply(self, result: ConnectResult) -> bool:
+        """The connect handler's answer overrides the token; False if it named an invalid group."""
+        if result.user_id_set:
+            self.user_id = result.user_id
+        if result.groups:
+            if not all(is_valid_group(group) for group in result.groups):
+                return False
+            self.groups = result.groups
+        if result.roles is not None:
+            self.roles = result.roles
+        if result.subprotocol:
+            self.subprotocol = result.subprotocol
+        return True
 
 
 class ClientEndpoint:
@@ -87,85 +145,59 @@ class ClientEndpoint:
             return await self._recover(request, hub_name, offered)
         claims = self._authenticate(request, hub_name)
         if claims is None:
-            if not self.core.settings.hub(hub_name).anonymous_connect or bearer_token(request) \
-                    or _last(request, "access_token"):
+            anonymous_allowed = self.core.settings.hub(hub_name).anonymous_connect
+            if not anonymous_allowed or bearer_token(request) or _last(request, "access_token"):
                 return web.Response(status=401)
             claims = {}
-        mode = (_last(request, "webpubsub_mode") or "sendEvent").lower()
-        publish_group = _last(request, "group")
-        if mode not in ("sendevent", "sendtogroup"):
-            return _plain(400, f"Invalid webpubsub_mode '{_last(request, 'webpubsub_mode')}'.")
-        if mode == "sendtogroup":
-            if publish_group is None or not is_valid_group(publish_group):
-                return _plain(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
-        else:
-            publish_group = None
-        no_echo = (_last(request, "noEcho") or "false").lower() == "true"
-
-        sub = claims.get("sub")
-        user_id = None if sub is None else sub if isinstance(sub, str) else str(sub)
-        roles = _claim_list(claims.get("role"))
-        groups = _claim_list(claims.get("webpubsub.group"))
-        if not all(is_valid_group(group) for group in groups):
-            return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
+        handshake = _Handshake.from_request(request, claims, offered)
+        if isinstance(handshake, web.Response):
+            return handshake
         connection_id = uuid.uuid4().hex
-        upstream_connection = UpstreamConnection(hub=hub_name, connection_id=connection_id, user_id=user_id,
-                                                 subprotocol=None, origin=request.url.host or "localhost")
-        body = {
-            "claims": {name: _claim_list(value) for name, value in claims.items()},
-            "query": {name: request.query.getall(name) for name in request.query.keys()
-                      if name.lower() != "access_token"},
-            "headers": {name: request.headers.getall(name) for name in request.headers.keys()
-                        if name.lower() != "authorization"},
-            "subprotocols": offered,
-            "clientCertificates": [],
-        }
+        upstream_connection = UpstreamConnection(hub=hub_name, connection_id=connection_id,
+                                                 user_id=handshake.user_id, subprotocol=None,
+                                                 origin=request.url.host or "localhost")
         try:
-            result = await self.core.upstream.connect(upstream_connection, body)
+            result = await self.core.upstream.connect(upstream_connection, _connect_body(request, claims, offered))
         except UpstreamRejected as rejected:
             logger.info("connect handler rejected %s with %d", connection_id, rejected.status)
             return web.Response(status=rejected.status)
         except UpstreamFailed as failure:
             logger.warning("connect event for %s failed: %s", connection_id, failure.reason)
             return _plain(500, "The connect event handler failed.")
-        subprotocol = next((name for name in offered if name in PREDEFINED_PROTOCOLS), None)
-        if result is not None:
-            if result.user_id_set:
-                user_id = result.user_id
-            if result.groups:
-                if not all(is_valid_group(group) for group in result.groups):
-                    return _plain(500, "The connect event handler returned an invalid group name.")
-                groups = result.groups
-            if result.roles is not None:
-                roles = result.roles
-            if result.subprotocol:
-                subprotocol = result.subprotocol
-        upstream_connection.user_id = user_id
-        upstream_connection.subprotocol = subprotocol
+        if result is not None and not handshake.apply(result):
+            return _plain(500, "The connect event handler returned an invalid group name.")
+        if self.core.shutting_down:
+            return _plain(503, "The emulator is shutting down.")
+        upstream_connection.user_id = handshake.user_id
+        upstream_connection.subprotocol = handshake.subprotocol
+        return await self._open(request, hub_name, handshake, connection_id, upstream_connection)
 
+    async def _open(self, request: web.Request, hub_name: str, handshake: "_Handshake", connection_id: str,
+                    upstream_connection: UpstreamConnection) -> web.WebSocketResponse:
         hub = self.core.hub(hub_name)
-        connection = Connection(hub=hub_name, connection_id=connection_id, user_id=user_id,
-                                subprotocol=subprotocol, permissions=Permissions(roles), limits=self.core.limits,
-                                upstream=upstream_connection, on_ended=self.core.connection_ended)
+        connection = Connection(hub=hub_name, connection_id=connection_id, user_id=handshake.user_id,
+                                subprotocol=handshake.subprotocol, permissions=Permissions(handshake.roles),
+                                limits=self.core.limits, upstream=upstream_connection,
+                                on_ended=self.core.connection_ended)
         if connection.reliable:
             connection.reconnection_token = _jwt.encode(
                 {"aud": connection_id, "iss": RECONNECTION_ISSUER, "jti": secrets.token_hex(16),
                  "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.settings.access_key)
-        ws = self._websocket(subprotocol)
+        ws = self._websocket(handshake.subprotocol)
         await ws.prepare(request)
         hub.add(connection)
-        for group in groups:
+        for group in handshake.groups:
             hub.join(connection, group)
         connection.attach(ws, request.transport)
-        logger.info("connection %s opened on hub %s (user %s, protocol %s)", connection_id, hub_name, user_id,
-                    subprotocol or "simple")
+        logger.info("connection %s opened on hub %s (user %s, protocol %s)", connection_id, hub_name,
+                    handshake.user_id, handshake.subprotocol or "simple")
         self.core.upstream.connected(upstream_connection)
-        handler: Any
+        handler: Union[JsonProtocol, SimpleProtocol]
         if connection.json_protocol:
             handler = JsonProtocol(hub, connection, self.core.upstream)
         else:
-            handler = SimpleProtocol(hub, connection, self.core.upstream, publish_group=publish_group,
-                                     no_echo=no_echo)
+            handler = SimpleProtocol(hub, connection, self.core.upstream, publish_group=handshake.publish_group,
+                                     no_echo=handshake.no_echo)
         await self._serve(ws, connection, handler)
         return ws
 
@@ -222,7 +254,7 @@ class ClientEndpoint:
         return ws
 
     async def _serve(self, ws: web.WebSocketResponse, connection: Connection,
-                     handler: Any) -> None:
+                     handler: Union[JsonProtocol, SimpleProtocol]) -> None:
         violation: Optional[ProtocolViolation] = None
         try:
             async for frame in ws:
