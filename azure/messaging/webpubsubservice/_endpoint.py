@@ -28,6 +28,10 @@ def validate_endpoint(endpoint: str) -> str:
             f"invalid endpoint {endpoint!r}: it must be an absolute http:// or https:// URL, "
             "e.g. 'https://<resource>.webpubsub.azure.com'"
         )
+    try:
+        parts.port  # noqa: B018 - parsing the port is the check
+    except ValueError as error:
+        raise ValueError(f"invalid endpoint {endpoint!r}: {error}") from None
     return endpoint.strip().rstrip("/")
 
 
