@@ -78,6 +78,12 @@ def test_an_endpoint_without_http_or_https_scheme_is_a_value_error(endpoint: str
         WebPubSubServiceClient(endpoint, "hub", KEY)
 
 
+@pytest.mark.parametrize("endpoint", ["http://localhost:abc", "https://contoso.example:99999"])
+def test_an_endpoint_with_a_bad_port_is_a_value_error_at_construction(endpoint: str) -> None:
+    with pytest.raises(ValueError, match="invalid endpoint.*[Pp]ort"):
+        WebPubSubServiceClient(endpoint, "hub", KEY)
+
+
 def test_an_empty_endpoint_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="endpoint is required"):
         WebPubSubServiceClient("", "hub", KEY)
