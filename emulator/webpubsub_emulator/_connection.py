@@ -112,6 +112,7 @@ class Connection:
         self._ws = ws
         self._transport = transport
         self._attachments += 1
+        self._writing = False
         self._queue.clear()
         self._queued_bytes = 0
         self._over_bound_since = None
@@ -227,12 +228,14 @@ class Connection:
                 or self._queued_bytes > self.limits.queue_max_bytes)
 
     def _check_over_bound(self) -> None:
-        if self._over_bound_since is None or self.closing:
+        since = self._over_bound_since
+        if since is None or self.closing:
             return
-        if self._is_over_bound():
-            self._close_slow_client()
-        else:
+        if not self._is_over_bound():
             self._over_bound_since = None
+        elif self._loop.time() - since >= self.limits.queue_grace_seconds * 0.99:
+            self._close_slow_client()
+        # else: the queue dipped under the bound and rose again; that newer period has its own timer
 
     def _close_slow_client(self) -> None:
         logger.warning("closing slow connection %s: outbound queue over its bound", self.connection_id)
