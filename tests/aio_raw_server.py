@@ -1,8 +1,9 @@
 """A loopback HTTP/1.1 server for the async transport tests that answers with exact bytes.
 
 ``respond(request)`` returns the raw response bytes, ``None`` to send nothing (the connection stays open),
-or ``HANG_UP`` to close the connection without answering (``ThenHangUp(data)``: after writing ``data``). The server records which connections were
-opened and which the client closed, so tests can see pooling and socket release from the outside.
+``HANG_UP`` to close the connection without answering, or ``ThenHangUp(data)`` to close it after ``data``.
+The server records which connections were opened and which the client closed, so tests can see pooling and
+socket release from the outside.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         self._read_timeout = read_timeout
         self._verify = connection_verify
         self._cert = connection_cert
-        self._proxies = dict(proxies) if proxies is not None else (urllib.request.getproxies() if use_env_settings else {})
+        environment_proxies = urllib.request.getproxies() if use_env_settings else {}
+        self._proxies = dict(proxies) if proxies is not None else environment_proxies
         self._use_env = use_env_settings and proxies is None
         self._limit = connection_limit
         self._block_size = block_size
@@ -213,7 +214,8 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         try:
             _, connection = await asyncio.wait_for(
                 loop.create_connection(lambda: HttpConnection(loop), connect_host, connect_port,
-                                       ssl=None if tunnel else tls, server_hostname=None if tunnel or not tls else host),
+                                       ssl=None if tunnel else tls,
+                                       server_hostname=None if tunnel or not tls else host),
                 connection_timeout)
             if tunnel:
                 connection = await asyncio.wait_for(
