@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
+from ._cloudevents import check_url_template
 from ._upstream import EventHandlerSettings
 
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
@@ -56,11 +57,12 @@ def validate_access_key(key: str) -> None:
 
 
 def handler_from_spec(spec: HandlerSpec) -> EventHandlerSettings:
-    if isinstance(spec, EventHandlerSettings):
-        return spec
-    if isinstance(spec, str) and spec.startswith(("http://", "https://")):
-        return EventHandlerSettings(url_template=spec)
-    raise ConfigError(f"event handler must be an http(s) URL template, got {spec!r}")
+    handler = spec if isinstance(spec, EventHandlerSettings) else EventHandlerSettings(url_template=str(spec))
+    try:
+        check_url_template(handler.url_template)
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    return handler
 
 
 def add_event_handlers(settings: EmulatorSettings, handlers: EventHandlersArgument) -> None:
