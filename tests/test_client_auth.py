@@ -20,7 +20,8 @@ SCOPE = "https://webpubsub.azure.com/.default"
 
 
 def bearer(recorded: Recorded) -> str:
-    scheme, _, token = recorded.headers["Authorization"].partition(" ")
+    authorization: str = recorded.headers["Authorization"]
+    scheme, _, token = authorization.partition(" ")
     assert scheme == "Bearer"
     return token
 

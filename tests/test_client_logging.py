@@ -132,3 +132,12 @@ def test_an_access_token_in_a_url_query_is_redacted(client: WebPubSubServiceClie
     logged = everything_logged(debug_logs)
     assert MINTED_TOKEN not in logged
     assert f"Request: GET {server.url}/client/hubs/hub?access_token=REDACTED&x=1" in sdk_debug_messages(debug_logs)
+
+
+def test_logging_enable_can_be_turned_off_for_one_call(server: RecordingServer,
+                                                       debug_logs: pytest.LogCaptureFixture) -> None:
+    with WebPubSubServiceClient(server.url, "hub", AzureKeyCredential(ACCESS_KEY), logging_enable=True) as client:
+        client.send_to_all("quiet", logging_enable=False)
+        client.send_to_all("loud")
+    bodies = [m for m in sdk_debug_messages(debug_logs) if m.startswith("Request body")]
+    assert bodies == ["Request body: loud"]

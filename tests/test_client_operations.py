@@ -6,7 +6,7 @@ import io
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple, cast
 
 import jwt
 import pytest
@@ -26,7 +26,7 @@ class FakeTokenCredential:
         return AccessToken("aad-token", int(time.time()) + 3600)
 
 
-def sent(server: RecordingServer) -> tuple:
+def sent(server: RecordingServer) -> Tuple[str, str, Optional[str], bytes]:
     """(method, target, content type, body) of the only request."""
     request = server.only
     return request.method, request.target, request.headers.get("Content-Type"), request.body
@@ -189,7 +189,7 @@ def test_the_message_file_is_read_once_so_a_retry_resends_the_same_body(server: 
 # --- groups -----------------------------------------------------------------------------------------------------
 
 
-GROUP_OPERATIONS: List[tuple] = [
+GROUP_OPERATIONS: List[Tuple[Any, ...]] = [
     ("add_connection_to_group", lambda c: c.add_connection_to_group("a b/c", "c1"),
      "PUT", "/api/hubs/hub/groups/a%20b%2Fc/connections/c1"),
     ("remove_connection_from_group", lambda c: c.remove_connection_from_group("g1", "c1"),
@@ -294,7 +294,7 @@ def test_bulk_group_operations_refuse_an_empty_group_list(client: WebPubSubServi
 # --- closing connections --------------------------------------------------------------------------------------
 
 
-CLOSE_OPERATIONS: List[tuple] = [
+CLOSE_OPERATIONS: List[Tuple[Any, ...]] = [
     ("close_connection", lambda c: c.close_connection("c1", reason="kicked out"),
      "DELETE", f"/api/hubs/hub/connections/c1?reason=kicked%20out&{V}"),
     ("close_all_connections", lambda c: c.close_all_connections(excluded=["c1", "c2"], reason="maintenance"),
@@ -335,7 +335,7 @@ def test_close_operations_without_options_send_only_the_api_version(
 # --- existence checks -------------------------------------------------------------------------------------------
 
 
-CHECKS: List[tuple] = [
+CHECKS: List[Tuple[Any, ...]] = [
     ("connection_exists", lambda c: c.connection_exists("c1"), f"/api/hubs/hub/connections/c1?{V}"),
     ("group_exists", lambda c: c.group_exists("a b"), f"/api/hubs/hub/groups/a%20b?{V}"),
     ("user_exists", lambda c: c.user_exists("x@y"), f"/api/hubs/hub/users/x%40y?{V}"),
@@ -417,7 +417,7 @@ def test_an_unknown_permission_is_a_value_error_before_any_request(client: WebPu
 
 def test_webpubsub_permission_values_are_the_service_names() -> None:
     assert [p.value for p in WebPubSubPermission] == ["sendToGroup", "joinLeaveGroup"]
-    assert WebPubSubPermission.SEND_TO_GROUP == "sendToGroup"
+    assert cast(str, WebPubSubPermission.SEND_TO_GROUP) == "sendToGroup"
 
 
 # --- listing group members --------------------------------------------------------------------------------------
@@ -649,7 +649,7 @@ def test_an_invalid_group_in_a_client_token_is_a_value_error(client: WebPubSubSe
 
 
 @pytest.fixture
-def aad_client(server: RecordingServer) -> Any:
+def aad_client(server: RecordingServer) -> Iterator[WebPubSubServiceClient]:
     with WebPubSubServiceClient(server.url, "hub", FakeTokenCredential(), retry_total=0) as aad:
         yield aad
 
@@ -705,7 +705,7 @@ def test_operations_accept_per_call_headers(client: WebPubSubServiceClient, serv
     assert server.only.headers["X-Trace"] == "abc"
 
 
-OFFICIAL_KEYWORD_CALLS: List[tuple] = [
+OFFICIAL_KEYWORD_CALLS: List[Tuple[Any, ...]] = [
     (lambda c: c.send_to_all(message="m", excluded=["c1"], content_type="text/plain"), "/api/hubs/hub/:send"),
     (lambda c: c.send_to_group(group="g", message="m"), "/api/hubs/hub/groups/g/:send"),
     (lambda c: c.send_to_user(user_id="u", message="m"), "/api/hubs/hub/users/u/:send"),

@@ -15,8 +15,9 @@ from azure.core.rest import HttpRequest
 from azure.core.settings import settings
 from conftest import ACCESS_KEY, RecordingServer, Reply
 
-from azure.messaging.webpubsubservice import VERSION, WebPubSubServiceClient
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from azure.messaging.webpubsubservice._transport import HttpClientTransport
+from azure.messaging.webpubsubservice._version import VERSION
 from azure.messaging.webpubsubservice.rest import build_send_to_all_request
 
 KEY = AzureKeyCredential(ACCESS_KEY)

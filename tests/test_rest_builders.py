@@ -151,7 +151,7 @@ def test_an_empty_excluded_list_sends_no_excluded_parameter() -> None:
 
 def test_excluded_given_as_a_single_string_is_rejected_instead_of_split_into_characters() -> None:
     with pytest.raises(TypeError, match="excluded"):
-        rest.build_close_all_connections_request("hub", excluded="c1")  # type: ignore[arg-type]
+        rest.build_close_all_connections_request("hub", excluded="c1")
 
 
 def test_filter_is_percent_encoded_so_it_survives_reserved_characters() -> None:
@@ -211,7 +211,7 @@ def test_permission_operations_without_target_name_send_no_target_name() -> None
 
 
 def test_permission_accepts_the_webpubsub_permission_enum() -> None:
-    request = rest.build_grant_permission_request("hub", WebPubSubPermission.JOIN_LEAVE_GROUP, "c1")  # type: ignore[arg-type]
+    request = rest.build_grant_permission_request("hub", WebPubSubPermission.JOIN_LEAVE_GROUP, "c1")
     assert request.url == f"/api/hubs/hub/permissions/joinLeaveGroup/connections/c1?{V}"
 
 
