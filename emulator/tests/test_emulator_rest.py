@@ -135,8 +135,9 @@ async def test_unsupported_content_type_is_415(emu: Emulator) -> None:
     assert result.json()["code"] == result.header("x-ms-error-code")
 
 
-async def test_invalid_json_body_is_400(emu: Emulator) -> None:
-    result = await rest(emu, "POST", "/api/hubs/chat/:send", body="{nope", content_type="application/json")
+@pytest.mark.parametrize("body", ["{nope", "NaN", '{"a": Infinity}', ""])
+async def test_invalid_json_body_is_400(emu: Emulator, body: str) -> None:
+    result = await rest(emu, "POST", "/api/hubs/chat/:send", body=body, content_type="application/json")
     assert result.status == 400
 
 

@@ -206,7 +206,8 @@ async def test_type_matching_is_case_insensitive(emu: Emulator) -> None:
                                    '{"type":"sendToGroup","group":"g","dataType":"binary","data":"***"}',
                                    '{"type":"sendToGroup","group":"g","dataType":"json","data":null}',
                                    '{"type":"sendToGroup","group":"g","dataType":"text","data":1}',
-                                   '{"type":"sendToGroup","group":"g","data":1,"noEcho":"yes"}'])
+                                   '{"type":"sendToGroup","group":"g","data":1,"noEcho":"yes"}',
+                                   '{"type":"sendToGroup","group":"g","data":NaN}'])
 async def test_invalid_message_closes_with_1007_after_disconnected(emu: Emulator, frame: str) -> None:
     client = await connect(emu, roles=[SEND, JOIN])
     await client.ws.send_str(frame)

@@ -10,7 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from ._connection import Connection
 from ._hub import Hub
-from ._messages import BINARY, JSON, PONG_FRAME, TEXT, OutboundMessage, ack_frame, dumps
+from ._messages import BINARY, JSON, PONG_FRAME, TEXT, OutboundMessage, ack_frame, dumps, strict_loads
 from ._permissions import JOIN_LEAVE, SEND
 from ._rest_support import is_valid_group
 from ._upstream import Reply, Upstream, UpstreamFailed
@@ -93,7 +93,7 @@ class JsonProtocol:
 
     async def on_text(self, text: str) -> None:
         try:
-            message = json.loads(text)
+            message = strict_loads(text)
         except ValueError:
             raise ProtocolViolation("The message is not valid JSON.") from None
         if not isinstance(message, dict):

@@ -18,6 +18,15 @@ DATA_KINDS = (TEXT, JSON, BINARY)
 Frame = Union[str, bytes]
 
 
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def strict_loads(text: str) -> Any:
+    """json.loads without Python's NaN/Infinity extensions, which other JSON parsers reject."""
+    return json.loads(text, parse_constant=_reject_constant)
+
+
 def dumps(value: Any) -> str:
     return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 

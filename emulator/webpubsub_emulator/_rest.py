@@ -19,7 +19,7 @@ from ._connection import Connection
 from ._core import EmulatorCore
 from ._filter import FilterError, compile_filter
 from ._hub import ConnectionPredicate, Hub
-from ._messages import BINARY, JSON, TEXT, OutboundMessage
+from ._messages import BINARY, JSON, TEXT, OutboundMessage, strict_loads
 from ._permissions import PERMISSIONS, TooManyRules
 from ._rest_support import (RestError, authenticate_rest, bad_request, empty_response, error_response,
                             excluded_ids, int_query, is_valid_group, json_response, optional_query,
@@ -118,7 +118,7 @@ class RestApi:
                 bad_request("The request body is not valid UTF-8.", "message")
             if kind == JSON:
                 try:
-                    json.loads(text)
+                    strict_loads(text)
                 except ValueError:
                     bad_request("The request body is not valid JSON.", "message")
         return OutboundMessage(kind, body, group=group, ttl_seconds=ttl)
@@ -251,7 +251,7 @@ class RestApi:
             raise RestError(415, "Error.UnsupportedMediaType", "The request body must be application/json.",
                             "Content-Type")
         try:
-            body = json.loads(await request.read())
+            body = strict_loads((await request.read()).decode("utf-8"))
         except ValueError:
             bad_request("The request body is not valid JSON.", "body")
         if not isinstance(body, dict):
