@@ -157,6 +157,30 @@ def test_one_client_can_be_shared_by_threads(client: WebPubSubServiceClient, ser
         assert recorded.body.decode().startswith(user[len("user"):] + "-")
 
 
+def test_an_http_proxy_given_to_the_client_receives_absolute_form_requests(make_server: Any) -> None:
+    proxy = make_server()
+    with WebPubSubServiceClient("http://contoso.example", "hub", KEY, proxies={"http": proxy.url}) as client:
+        client.send_to_all("via proxy")
+    assert proxy.only.target == "http://contoso.example/api/hubs/hub/:send?api-version=2024-12-01"
+    assert (proxy.only.headers["Host"], proxy.only.body) == ("contoso.example", b"via proxy")
+
+
+def test_an_http_proxy_can_be_given_per_call(make_server: Any) -> None:
+    proxy = make_server()
+    with WebPubSubServiceClient("http://contoso.example", "hub", KEY) as client:
+        client.user_exists("u", proxies={"http": proxy.url})
+    assert proxy.only.target == "http://contoso.example/api/hubs/hub/users/u?api-version=2024-12-01"
+
+
+def test_the_http_proxy_environment_variable_is_honoured(make_server: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = make_server()
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.setenv("http_proxy", proxy.url)
+    with WebPubSubServiceClient("http://contoso.example", "hub", KEY) as client:
+        client.send_to_all("env")
+    assert proxy.only.target.startswith("http://contoso.example/api/hubs/hub/:send?")
+
+
 # --- context manager and close -------------------------------------------------------------------------------------
 
 
