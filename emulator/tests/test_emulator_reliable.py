@@ -205,6 +205,19 @@ async def test_message_that_waited_longer_than_its_ttl_is_dropped_not_delivered_
     raw.close()
 
 
+async def test_client_ttl_seconds_drops_a_group_message_that_waited_too_long(emu: Emulator) -> None:
+    raw = await RawClient.open(emu, groups=["g"])
+    sender = await connect(emu, roles=["webpubsub.sendToGroup"])
+    await fill_until_blocked(emu)
+    await sender.send({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "expire-me", "ttlSeconds": 1})
+    await sender.send({"type": "sendToGroup", "group": "g", "dataType": "text", "data": "keep-me"})
+    await asyncio.sleep(1.5)
+    texts = await raw.texts_until("keep-me")
+    assert "expire-me" not in texts
+    raw.close()
+    await sender.close()
+
+
 async def test_client_that_stays_over_the_queue_bound_is_closed_with_1008_and_a_reason() -> None:
     limits = ConnectionLimits(queue_max_messages=5, queue_grace_seconds=0.3, close_timeout_seconds=5)
     async with Emulator(limits=limits) as emu:

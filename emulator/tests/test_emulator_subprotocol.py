@@ -7,7 +7,7 @@ from typing import Any, AsyncIterator, Dict
 import aiohttp
 import pytest
 import pytest_asyncio
-from emulator_core_helpers import Client, connect, hub_connections, rest, wait_until
+from emulator_core_helpers import Client, connect, handshake_status, hub_connections, rest, wait_until
 
 from webpubsub_emulator import Emulator
 
@@ -299,3 +299,24 @@ async def test_stopping_the_emulator_sends_disconnected_and_closes_every_client(
     assert (await simple.receive()).type == aiohttp.WSMsgType.CLOSE
     await client.close()
     await simple.close()
+
+
+async def test_revoke_does_not_remove_existing_membership(emu: Emulator) -> None:
+    client = await connect(emu, roles=[JOIN], groups=["g"])
+    await rest(emu, "DELETE", f"/api/hubs/chat/permissions/joinLeaveGroup/connections/{client.connection_id}",
+               [("targetName", "g")])
+    await rest(emu, "POST", "/api/hubs/chat/groups/g/:send", body="still", content_type="text/plain")
+    assert (await client.receive_data())["data"] == "still"
+    assert await error_name(client, {"type": "leaveGroup", "group": "g", "ackId": 1}) == "Forbidden"
+    await client.close()
+
+
+async def test_sequence_ack_on_the_plain_json_protocol_is_ignored(emu: Emulator) -> None:
+    client = await connect(emu)
+    await client.send({"type": "sequenceAck", "sequenceId": 3})
+    assert await client.request({"type": "ping"}) == {"type": "pong"}
+    await client.close()
+
+
+async def test_client_query_form_without_hub_is_400(emu: Emulator) -> None:
+    assert await handshake_status(emu, "/client/") == 400

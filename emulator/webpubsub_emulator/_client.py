@@ -126,7 +126,7 @@ class ClientEndpoint:
         if path.startswith(prefix) and "/" not in path[len(prefix):]:
             return unquote(path[len(prefix):])
         if path == "/client":
-            return _last(request, "hub")
+            return _last(request, "hub") or ""  # an empty name fails validation: 400
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
