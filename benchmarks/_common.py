@@ -298,5 +298,13 @@ def summarize(title: str, rounds: Rounds, target: float, unit: str, no_ratio: Se
     verdict = "n/a (official not measured)" if achieved is None else (
         f"{achieved:.2f}x; target >= {target:g}x {'met' if achieved >= target else 'MISSED'}")
     print(f"ours vs official: {verdict}", flush=True)
+    paired: Optional[float] = None
+    if "official" in rates:
+        # Within a round the two lanes run back to back, so a round's ratio is immune to the machine's
+        # load drifting between rounds; their median is a second, steadier view of the same comparison.
+        per_round = [o / t for o, t in zip(rates["ours"], rates["official"]) if t > 0]
+        paired = median(per_round)
+        print(f"  per-round ratios: {', '.join(f'{r:.2f}' for r in per_round)} (median {paired:.2f}x); "
+              f"client CPU per call: {cpu_us['official'] / cpu_us['ours']:.2f}x less for ours", flush=True)
     return {"benchmark": title, "unit": unit, "medians": medians, "rounds": rates, "cpu_us": cpu_us,
-            "ratio": achieved, "target": target}
+            "ratio": achieved, "paired_ratio": paired, "target": target}

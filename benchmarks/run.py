@@ -40,7 +40,8 @@ def summary_rows(results: Dict[str, Dict[str, Any]]) -> List[List[str]]:
             continue
         medians, unit = result["medians"], result["unit"]
         rows.append([result["benchmark"], fmt_rate(medians["ours"], " " + unit),
-                     f"official {fmt_rate(medians.get('official'), ' ' + unit)}", fmt_ratio(result["ratio"]),
+                     f"official {fmt_rate(medians.get('official'), ' ' + unit)}",
+                     f"{fmt_ratio(result['ratio'])} (per round {fmt_ratio(result['paired_ratio'])})",
                      f">= {result['target']:g}x", verdict(result["ratio"], result["target"])])
         for reference in ("raw http.client", "plain aiohttp"):
             if reference in medians:
