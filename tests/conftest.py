@@ -137,7 +137,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(reply.status)
         for name, value in headers.items():
             self.send_header(name, value)
-        if "content-length" not in {name.lower() for name in headers}:
+        if not {"content-length", "transfer-encoding"} & {name.lower() for name in headers}:
             self.send_header("Content-Length", str(len(body)))
         if reply.close:
             self.send_header("Connection", "close")

@@ -110,6 +110,25 @@ def test_a_streamed_response_closed_unread_does_not_spoil_the_next_call(client: 
     assert server.requests[0].client != server.requests[1].client
 
 
+def test_a_head_answer_announcing_a_body_length_keeps_the_connection_in_step(client: WebPubSubServiceClient,
+                                                                             server: RecordingServer) -> None:
+    server.reply(Reply(404, {"Content-Length": "57", "Content-Type": "application/json; charset=utf-8",
+                             "x-ms-error-code": "Warning.User.NotExisted"}))
+    assert client.user_exists("u") is False
+    client.send_to_all("next")
+    assert [r.method for r in server.requests] == ["HEAD", "POST"]
+    assert server.requests[0].client == server.requests[1].client
+
+
+def test_a_chunked_response_body_is_read_whole(client: WebPubSubServiceClient, server: RecordingServer) -> None:
+    body = b'{"value":[{"connectionId":"c1","userId":null}]}'
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+    server.reply(Reply(200, {"Transfer-Encoding": "chunked", "Content-Type": "application/json"}, chunked))
+    assert [m["connectionId"] for m in client.list_connections_in_group("g")] == ["c1"]
+    client.send_to_all("next")
+    assert server.requests[0].client == server.requests[1].client
+
+
 def test_the_azure_core_requests_transport_works_too(server: RecordingServer) -> None:
     import jwt
 
