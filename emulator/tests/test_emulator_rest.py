@@ -418,3 +418,10 @@ async def test_rest_ignores_client_protocol_for_group_delivery(emu: Emulator) ->
     assert (await simple_member.receive()).data == "t"
     await json_member.close()
     await simple_member.close()
+
+
+async def test_body_over_one_mebibyte_is_413(emu: Emulator) -> None:
+    result = await rest(emu, "POST", "/api/hubs/chat/:send", body=b"x" * (1024 * 1024 + 1),
+                        content_type="application/octet-stream")
+    assert result.status == 413
+    assert result.header("x-ms-error-code") == result.json()["code"]

@@ -82,13 +82,17 @@ class _Handshake:
         publish_group = _last(request, "group") if mode == "sendtogroup" else None
         if mode == "sendtogroup" and not is_valid_group(publish_group):
             return _plain(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
+        subprotocol = next((name for name in offered if name in PREDEFINED_PROTOCOLS), None)
+        if subprotocol is None and any(name.startswith("protobuf.") for name in offered):
+            return _plain(400, "The emulator does not support the protobuf subprotocols; use "
+                               "json.webpubsub.azure.v1 or json.reliable.webpubsub.azure.v1.")
         groups = _claim_list(claims.get("webpubsub.group"))
         if not all(is_valid_group(group) for group in groups):
             return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
         sub = claims.get("sub")
         return cls(user_id=None if sub is None else sub if isinstance(sub, str) else str(sub),
                    roles=_claim_list(claims.get("role")), groups=groups,
-                   subprotocol=next((name for name in offered if name in PREDEFINED_PROTOCOLS), None),
+                   subprotocol=subprotocol,
                    publish_group=publish_group, no_echo=(_last(request, "noEcho") or "").lower() == "true")
 
     def apply(self, result: ConnectResult) -> bool:
