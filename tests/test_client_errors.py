@@ -14,6 +14,7 @@ from azure.core.exceptions import (
     ResourceExistsError,
     ResourceNotFoundError,
     ServiceRequestError,
+    ServiceResponseError,
 )
 from azure.core.rest import HttpRequest
 from conftest import ACCESS_KEY, RecordingServer, Reply
@@ -227,3 +228,32 @@ def test_send_request_raises_service_request_error_when_nothing_listens(closed_p
                                 retry_total=0) as client:
         with pytest.raises(ServiceRequestError):
             client.send_request(HttpRequest("HEAD", "/api/health?api-version=2024-12-01"))
+
+
+# --- malformed answers ---------------------------------------------------------------------------------------------
+
+
+def test_a_body_cut_short_raises_service_response_error_and_the_next_call_works(
+    client: WebPubSubServiceClient, server: RecordingServer
+) -> None:
+    server.reply(Reply(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n{\"value\": ["))
+    with pytest.raises(ServiceResponseError):
+        list(client.list_connections_in_group("g"))
+    client.send_to_all("next")
+    assert server.last.body == b"next"
+
+
+def test_a_garbled_status_line_raises_service_response_error(client: WebPubSubServiceClient,
+                                                             server: RecordingServer) -> None:
+    server.reply(Reply(raw=b"NOT HTTP AT ALL\r\n\r\n"))
+    with pytest.raises(ServiceResponseError):
+        client.send_to_all("hi")
+
+
+def test_a_connection_closed_before_any_answer_raises_service_response_error(
+    client: WebPubSubServiceClient, server: RecordingServer
+) -> None:
+    server.reply(Reply(raw=b""))
+    with pytest.raises(ServiceResponseError):
+        client.send_to_all("hi")
+    assert len(server.requests) == 1
