@@ -12,7 +12,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp import web
-from emulator_core_helpers import JSON_PROTOCOL, WAIT, client_token, connect, handshake_status, rest, wait_until
+from emulator_core_helpers import JSON_PROTOCOL, client_token, connect, handshake_status, rest, wait_until
 
 from webpubsub_emulator import Emulator, EventHandlerSettings
 

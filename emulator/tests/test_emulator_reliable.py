@@ -6,7 +6,7 @@ import base64
 import os
 import socket
 import struct
-from typing import AsyncIterator, List, Optional, Tuple
+from typing import AsyncIterator, List, Tuple
 
 import aiohttp
 import pytest

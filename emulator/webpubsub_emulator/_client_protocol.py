@@ -172,7 +172,7 @@ class JsonProtocol:
             reply = await self.upstream.user_event(self.connection.upstream, name, data, _CONTENT_TYPES[kind])
         except UpstreamFailed as failure:
             logger.warning("event %r of %s failed: %s", name, self.connection.connection_id, failure.reason)
-            raise _Rejected("InternalServerError", "The event could not be delivered to the event handler.")
+            raise _Rejected("InternalServerError", "The event could not be delivered to the event handler.") from None
         if reply is not None:
             self.hub.fan_out([self.connection], reply_message(reply))
 

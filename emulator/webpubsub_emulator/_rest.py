@@ -325,7 +325,7 @@ class RestApi:
         try:
             connection.permissions.grant(permission, target)
         except TooManyRules:
-            raise RestError(409, "Error.Conflict", "Too many permission rules on this connection.", "Permission")
+            raise _too_many_rules() from None
         return empty_response(200)
 
     async def revoke_permission(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
@@ -334,8 +334,7 @@ class RestApi:
             try:
                 connection.permissions.revoke(permission, target)
             except TooManyRules:
-                raise RestError(409, "Error.Conflict", "Too many permission rules on this connection.",
-                                "Permission")
+                raise _too_many_rules() from None
         return empty_response(204)
 
     async def check_permission(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
@@ -370,6 +369,10 @@ class RestApi:
 
 def _user_not_found(user: str) -> RestError:
     return RestError(404, "Warning.User.NotExisted", f"User `{user}` is not found.", "User")
+
+
+def _too_many_rules() -> RestError:
+    return RestError(409, "Error.Conflict", "Too many permission rules on this connection.", "Permission")
 
 
 def _connection_not_found(connection_id: str) -> RestError:
