@@ -155,3 +155,10 @@ async def test_cli_accepts_hubs_and_event_handlers() -> None:
     assert any("Endpoint=" in line for line in lines)
     process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+def test_default_hub_entry_applies_to_hubs_without_their_own() -> None:
+    emulator = Emulator(config={"hubs": {"_default": {"anonymousConnectPolicy": "allow"}, "chat": {}}},
+                        event_handlers={"_default": "http://127.0.0.1:9/{event}"})
+    assert emulator.settings.hub("anything").anonymous_connect
+    assert not emulator.settings.hub("chat").anonymous_connect

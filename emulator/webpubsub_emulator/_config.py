@@ -16,6 +16,7 @@ from ._cloudevents import check_url_template
 from ._upstream import EventHandlerSettings
 
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+DEFAULT_HUB = "_default"  # catch-all entry for hubs that have none of their own (as Microsoft's emulator)
 HUB_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$")
 _SYSTEM_EVENTS = ("connect", "connected", "disconnected")
 
@@ -41,10 +42,12 @@ class EmulatorSettings:
     anonymous_connect: bool = False
 
     def hub(self, name: str) -> HubSettings:
-        return self.hubs.get(name.lower()) or HubSettings(name, [], self.anonymous_connect)
+        """A hub's settings; hubs without their own entry use the `_default` entry, if any."""
+        settings = self.hubs.get(name.lower()) or self.hubs.get(DEFAULT_HUB)
+        return settings or HubSettings(name, [], self.anonymous_connect)
 
     def ensure_hub(self, name: str) -> HubSettings:
-        if not HUB_NAME_PATTERN.match(name):
+        if not HUB_NAME_PATTERN.match(name) and name.lower() != DEFAULT_HUB:
             raise ConfigError(f"invalid hub name {name!r}")
         return self.hubs.setdefault(name.lower(), HubSettings(name, [], self.anonymous_connect))
 
