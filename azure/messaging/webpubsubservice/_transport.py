@@ -8,6 +8,7 @@ Web PubSub calls are small requests with small (mostly empty) responses, so per-
 from __future__ import annotations
 
 import http.client
+import select
 import socket
 import ssl
 import threading
@@ -29,6 +30,7 @@ from azure.core.utils import case_insensitive_dict
 
 _STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                             ConnectionAbortedError)
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 _PoolKey = Tuple[str, str, Optional[str]]
 Cert = Union[None, str, Tuple[str, str]]
 
@@ -148,13 +150,17 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         key: _PoolKey = (scheme, parts.netloc, proxy)
         for attempt in (1, 2):
             connection, reused = self._checkout(key, parts.hostname, parts.port, options)
+            written = False
             try:
                 connection.request(request.method, target, body, headers)
+                written = True
                 raw = connection.getresponse()
             except _STALE_CONNECTION_ERRORS as error:
                 connection.close()
-                if reused and attempt == 1:
-                    continue  # the server closed an idle keep-alive connection: nothing was processed
+                # A failed write means the server had closed the idle connection: nothing was processed. Once
+                # the request is written, the server may have acted on it: only idempotent requests go again.
+                if reused and attempt == 1 and (not written or request.method.upper() in _IDEMPOTENT_METHODS):
+                    continue
                 raise ServiceResponseError(str(error) or type(error).__name__, error=error) from error
             except socket.timeout as error:
                 connection.close()
@@ -184,10 +190,15 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
     def _checkout(self, key: _PoolKey, host: str, port: Optional[int],
                   options: Mapping[str, Any]) -> Tuple[http.client.HTTPConnection, bool]:
         read_timeout = options["read_timeout"] or self._read_timeout
-        with self._lock:
-            idle = self._idle.get(key)
-            connection = idle.pop() if idle else None
-        if connection is not None:
+        while True:
+            with self._lock:
+                idle = self._idle.get(key)
+                connection = idle.pop() if idle else None
+            if connection is None:
+                break
+            if _dropped(connection.sock):  # closed by the server while idle (keep-alive timeout)
+                connection.close()
+                continue
             connection.sock.settimeout(read_timeout)
             return connection, True
         connection = self._new_connection(key, host, port, options)
@@ -255,6 +266,20 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         if self._use_env and urllib.request.proxy_bypass(host):
             return None
         return self._proxies.get(scheme) or self._proxies.get("all")
+
+
+def _dropped(sock: Optional[socket.socket]) -> bool:
+    """Whether an idle keep-alive socket is unusable: it is readable only once the server closed it."""
+    if sock is None:
+        return True
+    try:
+        if hasattr(select, "poll"):  # no FD_SETSIZE limit
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True
 
 
 def _body(request: HttpRequest) -> Optional[bytes]:
