@@ -257,3 +257,22 @@ def test_a_connection_closed_before_any_answer_raises_service_response_error(
     with pytest.raises(ServiceResponseError):
         client.send_to_all("hi")
     assert len(server.requests) == 1
+
+
+def test_a_send_is_not_sent_twice_when_a_reused_connection_dies_after_the_server_read_it(
+    client: WebPubSubServiceClient, server: RecordingServer
+) -> None:
+    client.send_to_all("warm up the pooled connection")
+    server.reply(Reply(raw=b""))  # the server reads the request, then goes away without answering
+    with pytest.raises(ServiceResponseError):
+        client.send_to_all("at most once")
+    assert [r.body for r in server.requests] == [b"warm up the pooled connection", b"at most once"]
+
+
+def test_an_idempotent_check_is_resent_on_a_new_connection_when_a_reused_one_dies(
+    client: WebPubSubServiceClient, server: RecordingServer
+) -> None:
+    client.send_to_all("warm up the pooled connection")
+    server.reply(Reply(raw=b""), Reply(200))
+    assert client.user_exists("u") is True
+    assert [r.method for r in server.requests] == ["POST", "HEAD", "HEAD"]
