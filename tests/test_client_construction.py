@@ -184,6 +184,11 @@ def test_connection_string_port_overrides_a_port_already_in_the_endpoint(server:
     assert len(server.requests) == 1
 
 
+def test_connection_string_port_works_with_an_ipv6_endpoint() -> None:
+    client = WebPubSubServiceClient.from_connection_string(f"Endpoint=http://[::1]/;Port=8080;AccessKey={ACCESS_KEY}")
+    assert repr(client) == "<WebPubSubServiceClient endpoint:'http://[::1]:8080'>"
+
+
 def test_connection_string_endpoint_trailing_slashes_are_removed() -> None:
     client = WebPubSubServiceClient.from_connection_string(
         f"Endpoint=https://contoso.webpubsub.azure.com//;AccessKey={ACCESS_KEY};Version=1.0;")
