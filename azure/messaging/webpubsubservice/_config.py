@@ -75,6 +75,7 @@ def build_policies(settings: Settings, kwargs: Dict[str, Any], *, bearer_policy:
         chain.append(ReverseProxyPolicy(settings.target.endpoint, validate_endpoint(proxy_endpoint)))
     chain += kwargs.pop("per_retry_policies", None) or []
     chain += [
+        policies.SensitiveHeaderCleanupPolicy(**kwargs),  # no Authorization to another host after a redirect
         kwargs.pop("custom_hook_policy", None) or policies.CustomHookPolicy(**kwargs),
         RedactedTraceLoggingPolicy(kwargs.pop("logging_enable", False)),
         policies.DistributedTracingPolicy(**kwargs),
