@@ -243,3 +243,34 @@ def test_an_invalid_reverse_proxy_endpoint_is_a_value_error() -> None:
     with pytest.raises(ValueError, match="http:// or https://"):
         WebPubSubServiceClient("https://contoso.webpubsub.azure.com", "hub", AzureKeyCredential(ACCESS_KEY),
                                reverse_proxy_endpoint="apim.example")
+
+
+# --- redirects -----------------------------------------------------------------------------------------------------
+
+
+def test_a_same_host_redirect_is_followed_and_signed_for_the_new_url(client: WebPubSubServiceClient,
+                                                                     server: RecordingServer) -> None:
+    server.reply(Reply(307, {"Location": f"{server.url}/moved/send?api-version=2024-12-01"}))
+    client.send_to_all("hi")
+    first, moved = server.requests
+    assert (moved.method, moved.target, moved.body) == ("POST", "/moved/send?api-version=2024-12-01", b"hi")
+    verify(moved, ACCESS_KEY, server.url + moved.target)
+
+
+def test_a_redirect_to_another_host_does_not_carry_the_access_key_jwt(client: WebPubSubServiceClient,
+                                                                      server: RecordingServer,
+                                                                      make_server: Any) -> None:
+    elsewhere = make_server()
+    server.reply(Reply(307, {"Location": f"{elsewhere.url}/collect"}))
+    client.send_to_all("hi")
+    assert elsewhere.only.target == "/collect"
+    assert "Authorization" not in elsewhere.only.headers
+
+
+def test_a_redirect_to_another_host_does_not_carry_the_aad_token(server: RecordingServer, make_server: Any) -> None:
+    elsewhere = make_server()
+    server.reply(Reply(307, {"Location": f"{elsewhere.url}/collect"}))
+    with WebPubSubServiceClient(server.url, "hub", FakeTokenCredential()) as client:
+        client.send_to_all("hi", enforce_https=False)
+    assert server.requests[0].headers["Authorization"] == "Bearer aad-token-1"
+    assert "Authorization" not in elsewhere.only.headers
