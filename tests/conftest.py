@@ -327,6 +327,31 @@ def closed_port() -> int:
 
 
 @pytest.fixture
+def unanswered_port() -> Iterator[int]:
+    """A loopback port whose listen backlog is full: a new connection attempt hangs until it times out."""
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = int(listener.getsockname()[1])
+    fillers = []
+    for _ in range(4):
+        filler = socket.socket()
+        filler.setblocking(False)
+        try:
+            filler.connect(("127.0.0.1", port))
+        except BlockingIOError:
+            pass
+        fillers.append(filler)
+    time.sleep(0.05)
+    try:
+        yield port
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+@pytest.fixture
 def client(server: RecordingServer) -> Iterator[WebPubSubServiceClient]:
     """A sync ``WebPubSubServiceClient`` for hub ``hub`` on the recording server, signed with ``ACCESS_KEY``.
 

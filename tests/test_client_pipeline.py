@@ -9,7 +9,7 @@ from typing import Any, ContextManager, Dict, Iterator, List, Optional
 
 import pytest
 from azure.core.credentials import AzureKeyCredential
-from azure.core.exceptions import ServiceResponseError, ServiceResponseTimeoutError
+from azure.core.exceptions import ServiceRequestTimeoutError, ServiceResponseError, ServiceResponseTimeoutError
 from azure.core.pipeline.transport import RequestsTransport
 from azure.core.rest import HttpRequest
 from azure.core.settings import settings
@@ -268,6 +268,23 @@ def test_a_per_call_read_timeout_does_not_stick_to_the_pooled_connection(client:
     server.reply(Reply(202, delay=0.8))
     client.send_to_all("slow but in time")  # default read timeout again
     assert server.requests[0].client == server.requests[1].client
+
+
+def test_connection_timeout_bounds_a_connect_that_never_completes(unanswered_port: int) -> None:
+    with WebPubSubServiceClient(f"http://127.0.0.1:{unanswered_port}", "hub", KEY, connection_timeout=0.2,
+                                retry_total=0) as client:
+        started = time.monotonic()
+        with pytest.raises(ServiceRequestTimeoutError):
+            client.send_to_all("hi")
+    assert time.monotonic() - started < 3
+
+
+def test_connection_timeout_can_be_set_per_call(unanswered_port: int) -> None:
+    with WebPubSubServiceClient(f"http://127.0.0.1:{unanswered_port}", "hub", KEY, retry_total=0) as client:
+        started = time.monotonic()
+        with pytest.raises(ServiceRequestTimeoutError):
+            client.user_exists("u", connection_timeout=0.2)
+    assert time.monotonic() - started < 3
 
 
 def test_read_timeout_applies_to_send_request(client: WebPubSubServiceClient, server: RecordingServer) -> None:
