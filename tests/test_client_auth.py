@@ -10,7 +10,7 @@ import jwt
 import pytest
 from azure.core.credentials import AccessToken, AzureKeyCredential
 from azure.core.exceptions import ServiceRequestError
-from conftest import ACCESS_KEY, RecordingServer, Recorded, Reply
+from conftest import ACCESS_KEY, Recorded, RecordingServer, Reply
 
 from azure.messaging.webpubsubservice import WebPubSubServiceClient, _jwt
 from azure.messaging.webpubsubservice.rest import build_send_to_all_request
@@ -57,7 +57,8 @@ def test_the_jwt_audience_is_the_full_request_url_including_the_query(
 ) -> None:
     client.close_all_connections(excluded=["c1", "c2"], reason="bye")
     claims = verify(server.only, ACCESS_KEY, server.url + server.only.target)
-    assert claims["aud"] == f"{server.url}/api/hubs/hub/:closeConnections?excluded=c1&excluded=c2&reason=bye&api-version=2024-12-01"
+    assert claims["aud"] == (
+        f"{server.url}/api/hubs/hub/:closeConnections?excluded=c1&excluded=c2&reason=bye&api-version=2024-12-01")
 
 
 def test_the_jwt_header_is_hs256_jwt(client: WebPubSubServiceClient, server: RecordingServer) -> None:

@@ -133,7 +133,8 @@ def test_send_to_group_with_excluded_filter_and_ttl(client: WebPubSubServiceClie
     assert client.send_to_group("a b/c", {"x": 1}, excluded=["c1"], filter="'vip' in groups",
                                 message_ttl_seconds=0) is None
     assert sent(server) == (
-        "POST", f"/api/hubs/hub/groups/a%20b%2Fc/:send?excluded=c1&filter=%27vip%27%20in%20groups&messageTtlSeconds=0&{V}",
+        "POST",
+        f"/api/hubs/hub/groups/a%20b%2Fc/:send?excluded=c1&filter=%27vip%27%20in%20groups&messageTtlSeconds=0&{V}",
         "application/json", b'{"x":1}')
 
 
