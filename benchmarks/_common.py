@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import queue
 import statistics
@@ -141,7 +142,8 @@ class JsonProcess:
         assert self.process.stdin is not None
         self.process.stdin.write(json.dumps(command) + "\n")
         self.process.stdin.flush()
-        return self._read(command.get("seconds", 0) + 120)
+        # Every command is bounded by its own duration or timeout; the margin covers warm-up and start-up.
+        return self._read(max(command.get("seconds", 0), command.get("timeout", 0)) + 120)
 
     def close(self) -> None:
         """Closing stdin asks the child to exit; it is killed if it does not within a few seconds."""
@@ -157,7 +159,7 @@ class JsonProcess:
     def __enter__(self) -> "JsonProcess":
         return self
 
-    def __exit__(self, *exc: Any) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
 
@@ -170,8 +172,8 @@ def percentile(sorted_values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile of already sorted values."""
     if not sorted_values:
         return float("nan")
-    index = min(len(sorted_values) - 1, max(0, int(round(fraction * len(sorted_values) + 0.5)) - 1))
-    return sorted_values[index]
+    rank = math.ceil(fraction * len(sorted_values))  # the smallest value with `fraction` of all at or below it
+    return sorted_values[min(len(sorted_values), max(1, rank)) - 1]
 
 
 def ratio(ours: Optional[float], theirs: Optional[float]) -> Optional[float]:

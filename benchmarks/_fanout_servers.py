@@ -18,10 +18,9 @@ import resource
 import sys
 from typing import Set
 
-from aiohttp import web
-
 from _common import ACCESS_KEY, HUB
 from _ws_swarm import raise_fd_limit
+from aiohttp import web
 
 
 def cpu_seconds() -> float:
@@ -41,7 +40,7 @@ async def answer_parent(port: int) -> None:
 
 
 async def run_emulator() -> None:
-    from webpubsub_emulator import Emulator
+    from webpubsub_emulator import Emulator  # type: ignore[import-not-found,unused-ignore]
 
     async with Emulator(access_key=ACCESS_KEY, hubs=[HUB]) as emulator:
         await answer_parent(emulator.port)

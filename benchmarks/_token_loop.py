@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import sys
 
-from azure.messaging.webpubsubservice import WebPubSubServiceClient
-
 from _common import connection_string
 from _worker import TOKEN_ARGS
+
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 if __name__ == "__main__":
     client = WebPubSubServiceClient.from_connection_string(connection_string(1), hub="bench")

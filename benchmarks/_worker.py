@@ -17,10 +17,10 @@ import sys
 import time
 from typing import Any, Callable, Dict, Optional
 
+from _common import HUB, connection_string
+
 import azure.messaging.webpubsubservice as sdk_package
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
-
-from _common import HUB, connection_string
 
 MESSAGE = "hello"
 SEND_PATH = f"/api/hubs/{HUB}/:send?api-version=2024-12-01"
@@ -140,7 +140,10 @@ class AsyncRunner:
     async def async_aiohttp(self, port: int, seconds: float, concurrency: int, warmup: int = 64) -> Dict[str, Any]:
         import aiohttp
         key = ("aiohttp", port)
-        session = self.clients.get(key)
+        first_use = key not in self.clients
+        if first_use:
+            self.clients[key] = aiohttp.ClientSession()
+        session: aiohttp.ClientSession = self.clients[key]
         url = f"http://127.0.0.1:{port}{SEND_PATH}"
         body = MESSAGE.encode()
 
@@ -150,9 +153,7 @@ class AsyncRunner:
                 if response.status != 202:
                     raise RuntimeError(f"aiohttp got {response.status}")
 
-        if session is None:
-            session = aiohttp.ClientSession()
-            self.clients[key] = session
+        if first_use:
             await asyncio.gather(*(post() for _ in range(warmup)))
         return await self._concurrent(post, seconds, concurrency)
 
@@ -169,7 +170,7 @@ def main() -> None:
     sync_runner = SyncRunner()
     async_runner: Optional[AsyncRunner] = None
     try:
-        from azure.messaging.webpubsubservice import aio  # noqa: F401  (does this package have one?)
+        from azure.messaging.webpubsubservice import aio
         has_aio = hasattr(aio, "WebPubSubServiceClient")
     except ImportError:
         has_aio = False

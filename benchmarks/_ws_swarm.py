@@ -25,8 +25,10 @@ import resource
 import struct
 import sys
 import time
-from typing import List, Optional
+from typing import Any, Dict, List, Optional
 from urllib.parse import urlsplit
+
+from _common import percentile
 
 WS_GUID = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
@@ -212,21 +214,19 @@ class Swarm:
             return
         client.received += 1
         current.latencies.append(now - float(sent_text))
-        if now < current.first_receipt:
-            current.first_receipt = now
-        if now > current.last_receipt:
-            current.last_receipt = now
+        current.first_receipt = min(current.first_receipt, now)
+        current.last_receipt = max(current.last_receipt, now)
         if client.received == current.messages:
             current.complete_clients += 1
             if current.complete_clients == current.clients:
                 current.done.set()
 
-    async def wait(self, timeout: float) -> dict:
+    async def wait(self, timeout: float) -> Dict[str, Any]:
         current = self.round
         assert current is not None
         try:
             await asyncio.wait_for(current.done.wait(), timeout)
-        except asyncio.TimeoutError:
+        except asyncio.TimeoutError:  # reported through the counts
             pass
         cpu_seconds = _cpu_seconds() - current.cpu_at_start
         counts = [client.received for client in self.clients]
@@ -236,7 +236,7 @@ class Swarm:
                 "complete_clients": current.complete_clients, "errors": current.errors[:10],
                 "error_count": len(current.errors), "lost_connections": self.lost_connections,
                 "first_receipt": current.first_receipt, "last_receipt": current.last_receipt,
-                "p50": _nearest_rank(latencies, 0.50), "p99": _nearest_rank(latencies, 0.99),
+                "p50": percentile(latencies, 0.50), "p99": percentile(latencies, 0.99),
                 "max": latencies[-1] if latencies else None,
                 "cpu_seconds": cpu_seconds}
 
@@ -250,13 +250,6 @@ class Swarm:
 def _cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-def _nearest_rank(sorted_values: List[float], fraction: float) -> Optional[float]:
-    if not sorted_values:
-        return None
-    index = min(len(sorted_values) - 1, max(0, int(round(fraction * len(sorted_values) + 0.5)) - 1))
-    return sorted_values[index]
 
 
 async def main() -> None:
@@ -284,7 +277,7 @@ async def main() -> None:
         command = json.loads(line)
         if command["op"] == "expect":
             swarm.arm(command["round"], command["messages"])
-            reply: dict = {"armed": True}
+            reply: Dict[str, Any] = {"armed": True}
         else:
             reply = await swarm.wait(command["timeout"])
         print(json.dumps(reply), flush=True)

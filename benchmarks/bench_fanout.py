@@ -22,9 +22,9 @@ import sys
 import time
 from typing import Any, Dict, List, Optional
 
-from azure.messaging.webpubsubservice import WebPubSubServiceClient
+from _common import HUB, BenchmarkError, JsonProcess, connection_string, median, print_header, print_table
 
-from _common import (HUB, BenchmarkError, JsonProcess, connection_string, median, print_header, print_table)
+from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
 TARGET_SHARE = 0.70
 EMULATOR, BARE = "emulator", "bare aiohttp"

@@ -13,8 +13,16 @@ import argparse
 import sys
 from typing import Any, Dict, List, Optional
 
-from _common import (JsonProcess, add_round_arguments, close_all, interleaved_rounds, print_header, quick_rounds,
-                     start_workers, summarize)
+from _common import (
+    JsonProcess,
+    add_round_arguments,
+    close_all,
+    interleaved_rounds,
+    print_header,
+    quick_rounds,
+    start_workers,
+    summarize,
+)
 
 TARGET = 3.0
 

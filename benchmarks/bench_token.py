@@ -18,8 +18,20 @@ import sys
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Dict, List, Optional
 
-from _common import (BENCH_DIR, JsonProcess, add_round_arguments, close_all, ensure_official, interleaved_rounds,
-                     print_header, print_table, python_env, quick_rounds, start_workers, summarize)
+from _common import (
+    BENCH_DIR,
+    JsonProcess,
+    add_round_arguments,
+    close_all,
+    ensure_official,
+    interleaved_rounds,
+    print_header,
+    print_table,
+    python_env,
+    quick_rounds,
+    start_workers,
+    summarize,
+)
 
 TARGET = 5.0
 

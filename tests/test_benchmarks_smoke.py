@@ -14,7 +14,7 @@ BENCHMARKS = Path(__file__).resolve().parent.parent / "benchmarks"
 
 def test_every_benchmark_runs_in_quick_mode() -> None:
     completed = subprocess.run([sys.executable, str(BENCHMARKS / "run.py"), "--quick"], cwd=str(BENCHMARKS),
-                               capture_output=True, text=True, timeout=120)
+                               capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
     summary = completed.stdout.split("== summary", 1)[-1]
     for line in ("sync send_to_all", "get_client_access_token", "async send_to_all x32", "fan-out deliveries"):
