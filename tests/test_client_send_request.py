@@ -6,7 +6,7 @@ from pathlib import Path
 
 from azure.core.credentials import AzureKeyCredential
 from azure.core.rest import HttpRequest, HttpResponse
-from conftest import ACCESS_KEY, RecordingServer, Reply
+from conftest import RecordingServer, Reply
 
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 from azure.messaging.webpubsubservice.rest import build_send_to_all_request, build_user_exists_request
@@ -16,16 +16,17 @@ def test_the_seed_readme_session_runs_as_written(server: RecordingServer, tmp_pa
                                                  monkeypatch: object) -> None:
     (tmp_path / "file.json").write_text('{"from": "file"}', encoding="utf-8")
     monkeypatch.chdir(tmp_path)  # type: ignore[attr-defined]
-    client = WebPubSubServiceClient(endpoint=server.url, credential=AzureKeyCredential(ACCESS_KEY))
+    client = WebPubSubServiceClient(endpoint=server.url, credential=AzureKeyCredential('somesecret'))
     assert repr(client) == f"<WebPubSubServiceClient endpoint:'{server.url}'>"
     request = build_send_to_all_request('default', json={ 'Hello':  'webpubsub!' })  # noqa: E201,E202
     assert repr(request) == "<HttpRequest [POST], url: '/api/hubs/default/:send?api-version=2024-12-01'>"
     response = client.send_request(request)
+    assert repr(response) == "<HttpResponse: 202 Accepted>"
     assert response.status_code == 202
     with open('file.json', 'r') as f:
         request = build_send_to_all_request('ahub', content=f, content_type='application/json')
         response = client.send_request(request)
-    assert response.status_code == 202
+    assert str(response) == "<HttpResponse: 202 Accepted>"
     first, second = server.requests
     assert (first.method, first.target, first.json()) == (
         "POST", "/api/hubs/default/:send?api-version=2024-12-01", {"Hello": "webpubsub!"})
