@@ -66,6 +66,8 @@ def _stream_download(pipeline: Any, response: HttpClientTransportResponse, **kwa
             except (OSError, http.client.HTTPException) as error:
                 raise ServiceResponseError(str(error), error=error) from error
             if not chunk:
+                if raw.length:  # http.client's read(n) returns b"" when the server closes before Content-Length
+                    raise ServiceResponseError(f"the response body ended {raw.length} bytes short")
                 break
             yield chunk
         response._is_stream_consumed = True  # pylint: disable=protected-access
