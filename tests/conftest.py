@@ -43,7 +43,7 @@ class Reply:
     delay: float = 0.0  # seconds to stall before answering (released early when the test ends)
     close: bool = False  # answer with "Connection: close" and close the socket
     hang_up: bool = False  # close the socket after answering without announcing it (an idle keep-alive timeout)
-    raw: Optional[bytes] = None  # write exactly these bytes instead of an answer, then close (malformed replies)
+    raw: Optional[bytes] = None  # write exactly these bytes instead of an answer, wait ``delay``, then close
 
     def encoded(self) -> Tuple[bytes, Dict[str, str]]:
         headers = dict(self.headers)
@@ -132,13 +132,14 @@ class _Handler(BaseHTTPRequestHandler):
             client=self.client_address,
         )
         reply = owner._record(recorded)
-        if reply.delay:
-            owner._released.wait(reply.delay)
-        if reply.raw is not None:
+        if reply.raw is not None:  # malformed or cut-short answers
             self.wfile.write(reply.raw)
             self.wfile.flush()
+            owner._released.wait(reply.delay)
             self.close_connection = True
             return
+        if reply.delay:
+            owner._released.wait(reply.delay)
         body, headers = reply.encoded()
         self.send_response(reply.status)
         for name, value in headers.items():

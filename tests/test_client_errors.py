@@ -15,6 +15,7 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ServiceRequestError,
     ServiceResponseError,
+    ServiceResponseTimeoutError,
 )
 from azure.core.rest import HttpRequest
 from conftest import ACCESS_KEY, RecordingServer, Reply
@@ -276,3 +277,28 @@ def test_an_idempotent_check_is_resent_on_a_new_connection_when_a_reused_one_die
     server.reply(Reply(raw=b""), Reply(200))
     assert client.user_exists("u") is True
     assert [r.method for r in server.requests] == ["POST", "HEAD", "HEAD"]
+
+
+def test_a_body_that_stops_arriving_raises_a_read_timeout(client: WebPubSubServiceClient,
+                                                          server: RecordingServer) -> None:
+    server.reply(Reply(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 50\r\n\r\n{\"value\"", delay=10))
+    started = time.monotonic()
+    with pytest.raises(ServiceResponseTimeoutError, match="body"):
+        list(client.list_connections_in_group("g", read_timeout=0.2))
+    assert time.monotonic() - started < 3
+
+
+def test_a_streamed_body_cut_short_raises_service_response_error_while_iterating(
+    client: WebPubSubServiceClient, server: RecordingServer
+) -> None:
+    server.reply(Reply(raw=b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly this"))
+    response = client.send_request(HttpRequest("GET", "/stream"), stream=True)
+    with pytest.raises(ServiceResponseError):
+        b"".join(response.iter_bytes())
+
+
+def test_an_error_body_without_code_or_message_gives_a_status_message(client: WebPubSubServiceClient,
+                                                                      server: RecordingServer) -> None:
+    server.reply(Reply(500, body={"unexpected": True}))
+    with pytest.raises(HttpResponseError, match="500"):
+        client.send_to_all("hi")

@@ -141,3 +141,14 @@ def test_logging_enable_can_be_turned_off_for_one_call(server: RecordingServer,
         client.send_to_all("loud")
     bodies = [m for m in sdk_debug_messages(debug_logs) if m.startswith("Request body")]
     assert bodies == ["Request body: loud"]
+
+
+def test_logging_a_streamed_response_leaves_its_body_unread(client: WebPubSubServiceClient,
+                                                            server: RecordingServer,
+                                                            debug_logs: pytest.LogCaptureFixture) -> None:
+    from azure.core.rest import HttpRequest
+
+    server.reply(Reply(200, body=b"stream me"))
+    response = client.send_request(HttpRequest("GET", "/s"), stream=True, logging_enable=True)
+    assert "Response body: (streamed)" in sdk_debug_messages(debug_logs)
+    assert response.read() == b"stream me"

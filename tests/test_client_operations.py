@@ -111,6 +111,13 @@ def test_an_object_that_is_not_json_serializable_is_a_type_error(client: WebPubS
     assert server.requests == []
 
 
+def test_a_non_text_object_with_a_non_json_content_type_is_a_type_error(client: WebPubSubServiceClient,
+                                                                        server: RecordingServer) -> None:
+    with pytest.raises(TypeError, match="text/plain"):
+        client.send_to_all(42, content_type="text/plain")  # type: ignore[arg-type]
+    assert server.requests == []
+
+
 def test_a_none_message_is_a_value_error(client: WebPubSubServiceClient, server: RecordingServer) -> None:
     with pytest.raises(ValueError, match="message is required"):
         client.send_to_all(None)  # type: ignore[arg-type]
@@ -262,6 +269,13 @@ def test_add_connections_to_groups_accepts_a_json_file_body(client: WebPubSubSer
                                                             server: RecordingServer) -> None:
     client.add_connections_to_groups(io.BytesIO(b'{"groups": ["g1"], "filter": "true"}'))
     assert server.only.json() == {"groups": ["g1"], "filter": "true"}
+
+
+def test_a_bulk_group_file_body_that_is_not_a_json_object_is_a_value_error(client: WebPubSubServiceClient,
+                                                                            server: RecordingServer) -> None:
+    with pytest.raises(ValueError, match="JSON object"):
+        client.add_connections_to_groups(io.BytesIO(b'["g1"]'))
+    assert server.requests == []
 
 
 def test_remove_connections_from_groups_with_groups_and_filter_keywords(client: WebPubSubServiceClient,

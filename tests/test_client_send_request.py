@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Iterator
 
+import pytest
 from azure.core.credentials import AzureKeyCredential
 from azure.core.rest import HttpRequest, HttpResponse
 from conftest import RecordingServer, Reply
 
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
-from azure.messaging.webpubsubservice.rest import build_send_to_all_request, build_user_exists_request
+from azure.messaging.webpubsubservice.rest import (
+    build_send_to_all_request,
+    build_user_exists_request,
+)
 
 
 def test_the_seed_readme_session_runs_as_written(server: RecordingServer, tmp_path: Path,
@@ -140,3 +145,31 @@ def test_a_hand_built_request_with_non_ascii_str_content_arrives_whole(client: W
     client.send_request(HttpRequest("POST", "/api/hubs/hub/:send?api-version=2024-12-01", content="next"))
     assert [r.body for r in server.requests] == ["grüße ✓".encode("utf-8"), b"next"]
     assert server.requests[0].client == server.requests[1].client
+
+
+def test_a_hand_built_request_with_a_file_body_is_sent(client: WebPubSubServiceClient,
+                                                       server: RecordingServer) -> None:
+    import io
+
+    client.send_request(HttpRequest("POST", "/api/hubs/hub/:send?api-version=2024-12-01",
+                                    content=io.BytesIO(b"from a file"), headers={"Content-Type": "text/plain"}))
+    assert (server.only.body, server.only.headers["Content-Length"]) == (b"from a file", "11")
+
+
+def test_a_hand_built_request_with_a_generator_body_is_sent(client: WebPubSubServiceClient,
+                                                            server: RecordingServer) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b"part one, "
+        yield b"part two"
+
+    client.send_request(HttpRequest("POST", "/api/hubs/hub/:send?api-version=2024-12-01", content=chunks()))
+    assert server.only.body == b"part one, part two"
+
+
+def test_a_form_body_is_refused_by_the_default_transport_with_a_hint(client: WebPubSubServiceClient,
+                                                                     server: RecordingServer) -> None:
+    from azure.core.exceptions import ServiceRequestError
+
+    with pytest.raises(ServiceRequestError, match="RequestsTransport"):
+        client.send_request(HttpRequest("POST", "/form", data={"a": "b"}))
+    assert server.requests == []
