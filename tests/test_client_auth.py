@@ -275,3 +275,15 @@ def test_a_redirect_to_another_host_does_not_carry_the_aad_token(server: Recordi
         client.send_to_all("hi", enforce_https=False)
     assert server.requests[0].headers["Authorization"] == "Bearer aad-token-1"
     assert "Authorization" not in elsewhere.only.headers
+
+
+def test_jwt_encode_stays_correct_across_many_key_rotations() -> None:
+    keys = [f"{n:02d}" + ACCESS_KEY[2:] for n in range(20)]
+    for key in keys + keys[:3]:
+        jwt.decode(_jwt.encode({"exp": 4102444800}, key), key, algorithms=["HS256"])
+
+
+@pytest.mark.parametrize("token", ["a.b", "not-a-jwt", "e30.W10.sig"])
+def test_jwt_decode_unverified_rejects_what_is_not_a_compact_jwt_of_objects(token: str) -> None:
+    with pytest.raises(ValueError):
+        _jwt.decode_unverified(token)
