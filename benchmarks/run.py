@@ -3,6 +3,7 @@
     python benchmarks/run.py            # full run, about 1.5 minutes on 2 cores
     python benchmarks/run.py --quick    # seconds: proves every script works, figures mean little
     python benchmarks/run.py --only sync token
+    python benchmarks/run.py --instructions   # adds load-independent instruction counts for the token benchmark
 
 Each benchmark is also a script of its own (``bench_*.py --help``) with flags for longer runs.
 """
@@ -43,6 +44,11 @@ def summary_rows(results: Dict[str, Dict[str, Any]]) -> List[List[str]]:
                      f"official {fmt_rate(medians.get('official'), ' ' + unit)}",
                      f"{fmt_ratio(result['ratio'])} (per round {fmt_ratio(result['paired_ratio'])})",
                      f">= {result['target']:g}x", verdict(result["ratio"], result["target"])])
+        instructions = result.get("instructions") or {}
+        if "official" in instructions:
+            rows.append(["  instructions per token (callgrind)", f"{instructions['ours']:,.0f}",
+                         f"official {instructions['official']:,.0f}",
+                         fmt_ratio(instructions["official"] / instructions["ours"]), "", ""])
         for reference in ("raw http.client", "plain aiohttp"):
             if reference in medians:
                 rows.append([f"  reference: {reference}", fmt_rate(medians[reference], " " + unit), "",
@@ -55,6 +61,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Dict[str, Any]]:
     parser.add_argument("--quick", action="store_true", help="very short runs of every benchmark")
     parser.add_argument("--no-official", action="store_true", help="skip the official package")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks")
+    parser.add_argument("--instructions", action="store_true",
+                        help="token benchmark: also count instructions per call with callgrind (~1 minute more)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: Dict[str, Dict[str, Any]] = {}
@@ -62,6 +70,8 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Dict[str, Any]]:
         flags = ["--quick"] if args.quick else []
         if args.no_official and name != "fanout":
             flags.append("--no-official")
+        if args.instructions and name == "token":
+            flags.append("--instructions")
         results[name] = BENCHMARKS[name](flags)
     print(f"\n== summary ({time.monotonic() - started:.0f} s; medians of interleaved rounds, same run) ==")
     print_table(["benchmark", "ours", "compared with", "ratio", "target", ""], summary_rows(results))
