@@ -511,6 +511,13 @@ def test_list_connections_in_group_pages_can_be_walked_by_page(client: WebPubSub
     assert pages == [["c1", "c2"], ["c3"]]
 
 
+def test_list_connections_in_group_sends_per_call_headers_with_every_page(client: WebPubSubServiceClient,
+                                                                          server: RecordingServer) -> None:
+    server.reply(page(server, [{"connectionId": "c1"}], f"continuationToken=t1&{V}"), page(server, [], None))
+    list(client.list_connections_in_group("g1", headers={"X-Page-Trace": "yes"}))
+    assert [r.headers.get("X-Page-Trace") for r in server.requests] == ["yes", "yes"]
+
+
 def test_list_connections_in_group_raises_service_errors(client: WebPubSubServiceClient,
                                                          server: RecordingServer) -> None:
     server.reply(Reply(400, body={"code": "Error.BadRequest", "message": "Invalid continuation token."}))
@@ -697,6 +704,16 @@ def test_generate_token_for_mqtt_sends_client_type_mqtt(aad_client: WebPubSubSer
     result = aad_client.get_client_access_token(client_protocol="MQTT", enforce_https=False)
     assert server.only.query["clientType"] == ["MQTT"]
     assert result["baseUrl"].endswith("/clients/mqtt/hubs/hub")
+
+
+def test_generate_token_goes_through_a_reverse_proxy_but_urls_name_the_service(make_server: Any) -> None:
+    proxy = make_server()
+    proxy.reply(Reply(200, body={"token": "t"}))
+    with WebPubSubServiceClient("https://contoso.webpubsub.azure.com", "hub", FakeTokenCredential(),
+                                reverse_proxy_endpoint=proxy.url) as aad:
+        result = aad.get_client_access_token(enforce_https=False)
+    assert proxy.only.path == "/api/hubs/hub/:generateToken"
+    assert result["baseUrl"] == "wss://contoso.webpubsub.azure.com/client/hubs/hub"
 
 
 def test_socketio_tokens_need_an_access_key(aad_client: WebPubSubServiceClient, server: RecordingServer) -> None:
