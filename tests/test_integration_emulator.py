@@ -262,6 +262,14 @@ def test_close_connection_tells_the_client_why(service: Any, connect: Any) -> No
     assert not service.connection_exists(alice.connection_id)
 
 
+def test_a_closed_connection_is_gone_as_soon_as_the_close_call_returns(service: Any, connect: Any) -> None:
+    alice = connect("alice", groups=["closing-now"])
+    service.close_connection(alice.connection_id)
+    assert not service.connection_exists(alice.connection_id)
+    assert not service.user_exists("alice")
+    assert not service.group_exists("closing-now")
+
+
 def test_close_all_connections_except_excluded(service: Any, connect: Any) -> None:
     alice, bob = connect("alice"), connect("bob")
     service.close_all_connections(excluded=[bob.connection_id], reason="all")

@@ -179,27 +179,31 @@ class RestApi:
 
     # -- close ----------------------------------------------------------------------------------
     @staticmethod
-    def _close(connections: List[Connection], request: web.Request, excluded: frozenset[str]) -> web.Response:
+    def _close(hub: Hub, connections: List[Connection], request: web.Request,
+               excluded: frozenset[str]) -> web.Response:
         reason = optional_query(request, "reason") or DEFAULT_CLOSE_REASON
         for connection in connections:
             if connection.connection_id not in excluded:
                 connection.close(reason)
+                # The socket closes in the background; the session is over now, so existence checks and
+                # sends made right after this 204 must no longer see the connection.
+                hub.remove(connection)
         return empty_response(204)
 
     async def close_connection(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         connection = hub.connections.get(validate_id(args[0], "connectionId"))
-        return self._close([connection] if connection else [], request, frozenset())
+        return self._close(hub, [connection] if connection else [], request, frozenset())
 
     async def close_all(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
-        return self._close(list(hub.connections.values()), request, excluded_ids(request))
+        return self._close(hub, list(hub.connections.values()), request, excluded_ids(request))
 
     async def close_user(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         user = validate_id(args[0], "userId")
-        return self._close(hub.user_connections(user), request, excluded_ids(request))
+        return self._close(hub, hub.user_connections(user), request, excluded_ids(request))
 
     async def close_group(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         group = validate_group(args[0])
-        return self._close(hub.group_members(group), request, excluded_ids(request))
+        return self._close(hub, list(hub.group_members(group)), request, excluded_ids(request))
 
     # -- groups ---------------------------------------------------------------------------------
     async def add_connection_to_group(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
