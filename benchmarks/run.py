@@ -38,6 +38,9 @@ def summary_rows(results: Dict[str, Dict[str, Any]]) -> List[List[str]]:
             rows.append([result["benchmark"], fmt_rate(medians["emulator"]["rate"]),
                          f"bare aiohttp {fmt_rate(medians['bare aiohttp']['rate'])}", f"{result['share']:.0%}",
                          f">= {result['target']:.0%}", verdict(result["share"], result["target"])])
+            rows.append(["  deliveries per server CPU-second", f"{medians['emulator']['per_cpu_second']:,.0f}",
+                         f"bare aiohttp {medians['bare aiohttp']['per_cpu_second']:,.0f}",
+                         f"{result['efficiency']:.0%}", "", ""])
             continue
         medians, unit = result["medians"], result["unit"]
         rows.append([result["benchmark"], fmt_rate(medians["ours"], " " + unit),
