@@ -45,6 +45,14 @@ class AsyncioTransportResponse(AsyncHttpResponseImpl):
             self._content = body
             self._is_closed = True
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        # azure-core's back-compat hook maps public names (``status_code``) onto private fields for every
+        # assignment, a dozen per response; private names never need it.
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)  # type: ignore[no-untyped-call]
+
     async def close(self) -> None:
         if not self.is_closed:
             self._is_closed = True
@@ -139,9 +147,10 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
                    **kwargs: Any) -> AsyncHttpResponse:
         parts = urlsplit(request.url)
         scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
+        host = parts.hostname
+        if scheme not in ("http", "https") or not host:
             raise ServiceRequestError(f"cannot send to {request.url!r}: only absolute http(s) URLs are supported")
-        proxy = self._proxy_for(scheme, parts.hostname, kwargs.get("proxies"))
+        proxy = self._proxy_for(scheme, host, kwargs.get("proxies"))
         verify = kwargs.get("connection_verify")
         cert = kwargs.get("connection_cert")
         connection_timeout = kwargs.get("connection_timeout") or self._connection_timeout
@@ -155,7 +164,7 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         pool = self._pool_for((scheme, parts.netloc, proxy, verify, cert))
 
         async def connect() -> HttpConnection:
-            return await self._connect(scheme, parts.hostname or "", parts.port, proxy, verify, cert,
+            return await self._connect(scheme, host or "", parts.port, proxy, verify, cert,
                                        connection_timeout, read_timeout)
 
         for attempt in (1, 2):
