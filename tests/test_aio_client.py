@@ -7,6 +7,7 @@ import asyncio
 import inspect
 import json
 import time
+import uuid
 from typing import Any, Dict, List, Optional, Tuple
 
 import jwt
@@ -294,3 +295,46 @@ async def test_json_messages_round_trip_through_the_emulator() -> None:
     assert connected["event"] == "connected"
     assert (message["type"], message["group"], message["data"]) == ("message", "room", {"text": "hello"})
     assert members == [{"connectionId": connected["connectionId"], "userId": "alice"}]
+
+
+# --- client request ids ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.asyncio
+async def test_every_request_gets_its_own_uuid_client_request_id(server: RecordingServer) -> None:
+    async with aio_client(server) as client:
+        await asyncio.gather(*(client.send_to_all("hi") for _ in range(3)))
+    ids = [request.headers["x-ms-client-request-id"] for request in server.requests]
+    assert len(set(ids)) == 3
+    assert all(str(uuid.UUID(request_id)) == request_id for request_id in ids)
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("per_call, expected", [("my-request-1", "my-request-1"), (None, None)])
+async def test_a_client_request_id_can_be_set_or_dropped_per_call(
+    server: RecordingServer, per_call: Optional[str], expected: Optional[str]
+) -> None:
+    async with aio_client(server) as client:
+        await client.send_to_all("hi", request_id=per_call)
+    assert server.only.headers.get("x-ms-client-request-id") == expected
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("settings, expected", [({"auto_request_id": False}, None), ({"request_id": "fixed"}, "fixed")])
+async def test_client_wide_request_id_settings_are_honoured(
+    server: RecordingServer, settings: Dict[str, Any], expected: Optional[str]
+) -> None:
+    async with aio_client(server, **settings) as client:
+        await client.send_to_all("hi")
+    assert server.only.headers.get("x-ms-client-request-id") == expected
+
+
+@pytest.mark.asyncio
+async def test_azure_cores_aiohttp_transport_can_be_plugged_in(server: RecordingServer) -> None:
+    pytest.importorskip("aiohttp")
+    from azure.core.pipeline.transport import AioHttpTransport
+
+    async with aio_client(server, transport=AioHttpTransport()) as client:
+        await client.send_to_all("via aiohttp")
+        assert await client.group_exists("g") is True
+    assert [request.body for request in server.requests] == [b"via aiohttp", b""]

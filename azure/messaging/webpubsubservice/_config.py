@@ -10,7 +10,13 @@ from azure.core.pipeline import policies
 
 from ._endpoint import parse_connection_string, validate_endpoint, validate_hub
 from ._operations import Target
-from ._policies import AccessKeyJwtPolicy, RedactedTraceLoggingPolicy, ReverseProxyPolicy, LOGGER
+from ._policies import (
+    LOGGER,
+    AccessKeyJwtPolicy,
+    RandomRequestIdPolicy,
+    RedactedTraceLoggingPolicy,
+    ReverseProxyPolicy,
+)
 from ._version import VERSION
 from .rest import DEFAULT_API_VERSION
 
@@ -62,7 +68,7 @@ def build_policies(settings: Settings, kwargs: Dict[str, Any], *, bearer_policy:
         auth = bearer_policy(credential, *scopes)
     proxy_endpoint = kwargs.pop("reverse_proxy_endpoint", None)
     chain: List[Any] = [
-        kwargs.pop("request_id_policy", None) or policies.RequestIdPolicy(**kwargs),
+        kwargs.pop("request_id_policy", None) or RandomRequestIdPolicy(**kwargs),
         kwargs.pop("headers_policy", None) or policies.HeadersPolicy(**kwargs),
         kwargs.pop("user_agent_policy", None) or policies.UserAgentPolicy(sdk_moniker=SDK_MONIKER, **kwargs),
         kwargs.pop("proxy_policy", None) or policies.ProxyPolicy(**kwargs),
