@@ -30,7 +30,7 @@ OFFICIAL_REQUIREMENT = "azure-messaging-webpubsubservice==1.3.0"
 # client shares them (same azure-core for both clients), otherwise they are installed next to it.
 OFFICIAL_DEPENDENCIES = {"azure.core": "azure-core>=1.30.0", "isodate": "isodate>=0.6.1",
                          "jwt": "pyjwt>=2.6.0", "typing_extensions": "typing-extensions>=4.6.0"}
-# A fixed, valid-looking key: base64 of 32 bytes, as the portal hands out.
+# A fixed key in the base64 form the portal hands out; it protects nothing (loopback servers only).
 ACCESS_KEY = "YmVuY2htYXJrLWtleS1ub3QtYS1zZWNyZXQtMDEyMzQ1Njc4OQ=="
 HUB = "bench"
 
