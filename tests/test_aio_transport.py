@@ -34,6 +34,17 @@ async def get(client: WebPubSubServiceClient, path: str = "/x", **kwargs: Any) -
     return await asyncio.wait_for(client.send_request(HttpRequest("GET", path), **kwargs), 10)
 
 
+def queued_calls(client: WebPubSubServiceClient) -> int:
+    """Calls waiting for a free connection (transport internals: the wait is invisible from outside)."""
+    pools = client._pipeline._transport._pools.values()  # type: ignore[attr-defined]  # pylint: disable=protected-access
+    return sum(len(pool._queue) for pool in pools)  # pylint: disable=protected-access
+
+
+async def _until(condition: Any) -> None:
+    while not condition():
+        await asyncio.sleep(0.001)
+
+
 def always(answer: bytes) -> Any:
     return lambda request: answer
 
@@ -247,6 +258,39 @@ async def test_close_during_a_call_fails_the_call_and_closes_its_socket() -> Non
         with pytest.raises(ServiceResponseError):
             await asyncio.wait_for(pending, 5)
         await server.wait_until(lambda: len(server.closed_by_client) == 1)
+
+
+@pytest.mark.asyncio
+async def test_close_fails_calls_queued_for_a_connection_with_a_request_error() -> None:
+    async with RawServer(always(b"")) as server:
+        client = client_for(server, connection_limit=1)
+        in_flight = asyncio.ensure_future(client.send_to_all("first"))
+        queued = asyncio.ensure_future(client.send_to_all("second"))
+        await server.wait_until(lambda: len(server.requests) == 1)
+        await client.close()
+        with pytest.raises(ServiceResponseError):
+            await asyncio.wait_for(in_flight, 5)
+        with pytest.raises(ServiceRequestError, match="client was closed"):
+            await asyncio.wait_for(queued, 5)
+        await server.wait_until(lambda: len(server.closed_by_client) == 1)
+    assert [request.body for request in server.requests] == [b"first"]
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_call_waiting_for_a_connection_gives_its_turn_to_the_next() -> None:
+    answers = iter([None, response(204)])
+    async with RawServer(lambda request: next(answers)) as server:
+        async with client_for(server, connection_limit=1, read_timeout=0.3) as client:
+            hanging = asyncio.ensure_future(client.add_connection_to_group("g", "first"))
+            await server.wait_until(lambda: len(server.requests) == 1)
+            cancelled = asyncio.ensure_future(client.send_to_all("never sent"))
+            waiting = asyncio.ensure_future(client.send_to_all("third"))
+            await asyncio.wait_for(_until(lambda: queued_calls(client) == 2), 5)
+            cancelled.cancel()
+            with pytest.raises(ServiceResponseTimeoutError):
+                await asyncio.wait_for(hanging, 5)
+            await asyncio.wait_for(waiting, 5)
+    assert [request.body for request in server.requests] == [b"", b"third"]
 
 
 @pytest.mark.asyncio

@@ -6,7 +6,7 @@ import asyncio
 import collections
 from typing import Awaitable, Callable, Deque, List, Set, Tuple
 
-from azure.core.exceptions import ServiceRequestTimeoutError
+from azure.core.exceptions import ServiceRequestError, ServiceRequestTimeoutError
 
 from ._connection import HttpConnection
 
@@ -23,6 +23,7 @@ class ConnectionPool:
         self._open: Set[HttpConnection] = set()
         self._in_use = 0
         self._queue: "Deque[asyncio.Future[None]]" = collections.deque()
+        self._closed = False
 
     async def acquire(self, connect: Connect, queue_timeout: float) -> Tuple[HttpConnection, bool]:
         """A connection and whether it was reused; the caller must hand it back with :meth:`release`."""
@@ -37,6 +38,9 @@ class ConnectionPool:
                     return connection, True
                 self._forget(connection, abort=False)
             connection = await connect()
+            if self._closed:  # the client was closed while this connection was being opened
+                connection.abort()
+                raise _closed_error()
         except BaseException:
             self._give_slot_back()
             raise
@@ -44,7 +48,7 @@ class ConnectionPool:
         return connection, False
 
     def release(self, connection: HttpConnection, reusable: bool) -> None:
-        if reusable and len(self._idle) < self._max_idle and connection.reusable:
+        if reusable and not self._closed and len(self._idle) < self._max_idle and connection.reusable:
             self._idle.append(connection)
         else:
             # A response not read to its end leaves the connection mid-message: never reuse it.
@@ -53,6 +57,7 @@ class ConnectionPool:
 
     async def close(self) -> None:
         """Close every connection, idle or in use; returns once their sockets are closed."""
+        self._closed = True
         connections, self._open, self._idle = list(self._open), set(), []
         for connection in connections:
             connection.close()
@@ -69,6 +74,7 @@ class ConnectionPool:
 
     def abandon(self) -> None:
         """Drop every connection without the event loop that opened them (it may be closed already)."""
+        self._closed = True
         connections, self._open, self._idle = list(self._open), set(), []
         for connection in connections:
             connection.close_without_loop()
@@ -84,10 +90,11 @@ class ConnectionPool:
         waiter = asyncio.get_running_loop().create_future()
         self._queue.append(waiter)
         try:
+            # Shielded: the waiter itself is cancelled only by close(), which tells the two cases apart.
             if queue_timeout:
                 await asyncio.wait_for(asyncio.shield(waiter), queue_timeout)
             else:
-                await waiter
+                await asyncio.shield(waiter)
         except asyncio.TimeoutError:
             if waiter.done() and not waiter.cancelled():
                 self._give_slot_back()
@@ -96,8 +103,14 @@ class ConnectionPool:
         except BaseException:
             if waiter.done() and not waiter.cancelled():
                 self._give_slot_back()  # woken but cancelled before using the slot: pass it on
+            closed_under_us = waiter.cancelled() and self._closed
             waiter.cancel()
+            if closed_under_us:
+                raise _closed_error() from None
             raise
+        if self._closed:
+            self._give_slot_back()
+            raise _closed_error()
 
     def _give_slot_back(self) -> None:
         while self._queue:
@@ -106,3 +119,7 @@ class ConnectionPool:
                 waiter.set_result(None)  # the slot moves to the waiter: _in_use stays as it is
                 return
         self._in_use -= 1
+
+
+def _closed_error() -> ServiceRequestError:
+    return ServiceRequestError("the client was closed before this request could be sent")
