@@ -106,6 +106,17 @@ async def test_gzip_content_encoding_is_decoded() -> None:
 
 
 @pytest.mark.asyncio
+async def test_streamed_gzip_body_is_decoded_while_iter_raw_keeps_it_compressed() -> None:
+    text = b"0123456789" * 10_000
+    payload = gzip.compress(text)
+    async with RawServer(always(response(200, payload, {"Content-Encoding": "gzip"}))) as server:
+        async with client_for(server) as client:
+            decoded = b"".join([chunk async for chunk in (await get(client, stream=True)).iter_bytes()])
+            raw = b"".join([chunk async for chunk in (await get(client, stream=True)).iter_raw()])
+    assert (decoded, raw) == (text, payload)
+
+
+@pytest.mark.asyncio
 async def test_malformed_status_line_is_a_service_response_error() -> None:
     async with RawServer(always(b"SMTP ready\r\n\r\n")) as server:
         async with client_for(server) as client:

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import asyncio
 import zlib
-from typing import Any, Callable, List, Optional, Tuple
+from typing import Any, List, Optional, Tuple
 
 from azure.core.exceptions import ServiceResponseError, ServiceResponseTimeoutError
+from typing_extensions import Protocol
 
 _MAX_HEAD_BYTES = 64 * 1024
 _STREAM_HIGH_WATER = 1024 * 1024  # unread streamed bytes before the socket stops being read
@@ -322,11 +323,15 @@ def _framing(status: int, headers: List[Tuple[str, str]], head_only: bool) -> Tu
     return _LENGTH, int(length)
 
 
-def decoder_for(headers: List[Tuple[str, str]]) -> Optional[Callable[[bytes], bytes]]:
+class Decompressor(Protocol):
+    def decompress(self, data: bytes) -> bytes: ...
+
+    def flush(self) -> bytes: ...
+
+
+def decompressor_for(headers: List[Tuple[str, str]]) -> Optional[Decompressor]:
     """A decompressor for a gzip or deflate ``Content-Encoding``, or None when the body is as sent."""
     for name, value in headers:
         if name.lower() == "content-encoding" and value.strip().lower() in ("gzip", "x-gzip", "deflate"):
-            # 32 + MAX_WBITS accepts both gzip and zlib framing.
-            decompressor: Any = zlib.decompressobj(32 + zlib.MAX_WBITS)
-            return decompressor.decompress  # type: ignore[no-any-return]
+            return zlib.decompressobj(32 + zlib.MAX_WBITS)  # 32 + MAX_WBITS: gzip or zlib framing
     return None

@@ -22,7 +22,7 @@ from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl  # t
 from azure.core.utils import case_insensitive_dict
 
 from .._transport import _body as sync_body
-from ._connection import HttpConnection, ResponseHead, StaleConnectionError, decoder_for
+from ._connection import HttpConnection, ResponseHead, StaleConnectionError, decompressor_for
 from ._pool import ConnectionPool
 
 Cert = Union[None, str, Tuple[str, str]]
@@ -63,14 +63,14 @@ class AsyncioTransportResponse(AsyncHttpResponseImpl):
 class _Stream:
     """The connection behind a streamed response, handed back to the pool once the body is read."""
 
-    __slots__ = ("connection", "pool", "read_timeout", "decode")
+    __slots__ = ("connection", "pool", "read_timeout", "decompressor")
 
     def __init__(self, connection: HttpConnection, pool: ConnectionPool, read_timeout: float,
                  head: ResponseHead) -> None:
         self.connection: Optional[HttpConnection] = connection
         self.pool = pool
         self.read_timeout = read_timeout
-        self.decode = decoder_for(head.headers)
+        self.decompressor = decompressor_for(head.headers)
 
     def release(self, finished: bool) -> None:
         connection, self.connection = self.connection, None
@@ -81,7 +81,7 @@ class _Stream:
 async def _stream_download(pipeline: Any, response: AsyncioTransportResponse, *, decompress: bool = True,
                            **kwargs: Any) -> AsyncIterator[bytes]:
     stream: _Stream = response._internal_response  # pylint: disable=protected-access
-    decode = stream.decode if decompress else None
+    decompressor = stream.decompressor if decompress else None
     finished = False
     try:
         while stream.connection is not None:
@@ -89,7 +89,9 @@ async def _stream_download(pipeline: Any, response: AsyncioTransportResponse, *,
             if not chunk:
                 finished = True
                 break
-            yield decode(chunk) if decode else chunk
+            yield decompressor.decompress(chunk) if decompressor else chunk
+        if decompressor is not None:
+            yield decompressor.flush()
         response._is_stream_consumed = True  # pylint: disable=protected-access
     finally:
         stream.release(finished)
@@ -185,9 +187,9 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
                 pool.release(connection, reusable=False)  # cancelled or failed mid-exchange: never reuse
                 raise
             pool.release(connection, reusable=True)
-            decode = decoder_for(response_head.headers) if content else None
-            if decode is not None:
-                content = decode(content)
+            decompressor = decompressor_for(response_head.headers) if content else None
+            if decompressor is not None:
+                content = decompressor.decompress(content) + decompressor.flush()
             return AsyncioTransportResponse(request, response_head, content, None, self._block_size)
         raise AssertionError("unreachable")  # pragma: no cover
 
