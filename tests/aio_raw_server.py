@@ -17,6 +17,10 @@ HANG_UP = b"<hang up>"
 
 class ThenHangUp(bytes):
     """Response bytes after which the server closes the connection."""
+
+
+class Trickle(bytes):
+    """Response bytes sent a few at a time, each piece in its own TCP segment."""
 Peer = Tuple[str, int]
 
 
@@ -106,7 +110,12 @@ class RawServer:
                     answer = await answer
                 if answer == HANG_UP:
                     return
-                if answer:
+                if isinstance(answer, Trickle):
+                    for start in range(0, len(answer), 3):
+                        writer.write(answer[start:start + 3])
+                        await writer.drain()
+                        await asyncio.sleep(0.0005)
+                elif answer:
                     writer.write(answer)
                     await writer.drain()
                 if isinstance(answer, ThenHangUp):

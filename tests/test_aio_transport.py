@@ -20,7 +20,7 @@ from azure.core.rest import HttpRequest
 from azure.messaging.webpubsubservice.aio import AsyncioTransport, WebPubSubServiceClient
 
 from conftest import RecordingServer
-from aio_raw_server import HANG_UP, RawRequest, RawServer, ThenHangUp, response
+from aio_raw_server import HANG_UP, RawRequest, RawServer, ThenHangUp, Trickle, response
 
 KEY = AzureKeyCredential("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH")
 
@@ -79,6 +79,43 @@ async def test_body_delimited_by_close_is_read_to_the_end_and_the_connection_not
             assert (await get(client)).content == b"until close"
             assert (await get(client)).content == b"until close"
     assert len(server.opened) == 2
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("raw", [
+    response(200, b'{"value": [1, 2, 3]}', {"X-Long-Header": "v" * 100}),
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\n{\"val\r\nf\r\nue\": [1, 2, 3]}\r\n0\r\n\r\n",
+], ids=["content-length", "chunked"])
+async def test_a_response_arriving_a_few_bytes_at_a_time_is_assembled(raw: bytes) -> None:
+    async with RawServer(always(Trickle(raw))) as server:
+        async with client_for(server) as client:
+            assert (await get(client)).json() == {"value": [1, 2, 3]}
+            assert (await get(client)).json() == {"value": [1, 2, 3]}
+    assert len(server.opened) == 1
+
+
+@pytest.mark.asyncio
+async def test_http_1_0_response_without_keep_alive_is_not_reused() -> None:
+    async with RawServer(always(ThenHangUp(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok"))) as server:
+        async with client_for(server) as client:
+            assert (await get(client)).text() == "ok"
+            assert (await get(client)).text() == "ok"
+    assert len(server.opened) == 2
+
+
+@pytest.mark.asyncio
+async def test_a_large_streamed_body_read_slowly_arrives_whole() -> None:
+    body = bytes(range(256)) * 16_384  # 4 MiB: the connection pauses reading while chunks wait unread
+    async with RawServer(always(response(200, body))) as server:
+        async with client_for(server) as client:
+            streamed = await get(client, stream=True)
+            received = bytearray()
+            async for chunk in streamed.iter_bytes():
+                received += chunk
+                await asyncio.sleep(0.001)
+            assert bytes(received) == body
+            assert (await get(client)).status_code == 200
+    assert len(server.opened) == 1
 
 
 @pytest.mark.asyncio
