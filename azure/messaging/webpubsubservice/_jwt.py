@@ -19,8 +19,12 @@ def _b64url(data: bytes) -> bytes:
     return base64.urlsafe_b64encode(data).rstrip(b"=")
 
 
+# One encoder for every call: json.dumps with custom separators builds a new one each time.
+compact_json = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
+
+
 def _segment(obj: Mapping[str, Any]) -> bytes:
-    return _b64url(json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    return _b64url(compact_json(obj).encode("utf-8"))
 
 
 _DEFAULT_HEADER_SEGMENT = _segment(_DEFAULT_HEADER)
@@ -42,11 +46,16 @@ def encode(claims: Mapping[str, Any], key: str, headers: Optional[Mapping[str, A
 
     ``headers`` are merged into the JOSE header (for example a ``kid``); ``alg`` stays HS256.
     """
+    return sign(compact_json(claims).encode("utf-8"), key, headers)
+
+
+def sign(claims_json: bytes, key: str, headers: Optional[Mapping[str, Any]] = None) -> str:
+    """Like :func:`encode`, for claims already serialized as a JSON object."""
     if headers:
         header_segment = _segment({**_DEFAULT_HEADER, **headers, "alg": "HS256"})
     else:
         header_segment = _DEFAULT_HEADER_SEGMENT
-    signing_input = header_segment + b"." + _segment(claims)
+    signing_input = header_segment + b"." + _b64url(claims_json)
     mac = _signer(key).copy()
     mac.update(signing_input)
     return (signing_input + b"." + _b64url(mac.digest())).decode("ascii")

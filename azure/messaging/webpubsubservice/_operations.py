@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 import json
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import Enum
 from typing import IO, Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
 
@@ -54,13 +54,19 @@ class Target:
         return self.hub
 
 
-@dataclass
 class Call(Generic[T]):
-    """One operation, sans I/O: ``request`` is sent (unless None) and ``interpret`` reads the response."""
+    """One operation, sans I/O: ``request`` is sent (unless None) and ``interpret`` reads the response.
 
-    request: Optional[HttpRequest]
-    interpret: Callable[[Optional[Response]], T]
-    options: Dict[str, Any] = field(default_factory=dict)  # per-call pipeline keywords (timeout, headers, ...)
+    ``options`` are the per-call pipeline keywords (timeout, headers, logging_enable, ...).
+    """
+
+    __slots__ = ("request", "interpret", "options")
+
+    def __init__(self, request: Optional[HttpRequest], interpret: Callable[[Optional[Response]], T],
+                 options: Optional[Dict[str, Any]] = None) -> None:
+        self.request = request
+        self.interpret = interpret
+        self.options: Dict[str, Any] = options if options is not None else {}
 
 
 def _succeeded(response: Optional[Response]) -> None:
@@ -433,6 +439,58 @@ def list_connections_in_group(
 # --- client access tokens ------------------------------------------------------------------------------------
 
 
+class _TokenShape:
+    """Everything about a client token that does not change from call to call, checked and serialized
+    once: the URLs and the claims around ``iat``/``exp``."""
+
+    __slots__ = ("base_url", "claims_head", "claims_tail", "service_query")
+
+    def __init__(self, target: Target, user_id: Optional[str], roles: Optional[Sequence[str]],
+                 groups: Optional[Sequence[str]], client_protocol: str) -> None:
+        hub = validate_hub(target.hub_name())
+        protocol = str(client_protocol or "Default").lower()
+        if protocol not in _CLIENT_PATHS:
+            raise ValueError(f"client_protocol must be 'Default', 'MQTT' or 'SocketIO', got {client_protocol!r}")
+        if user_id is not None and not isinstance(user_id, str):
+            raise TypeError(f"user_id must be a str, got {type(user_id).__name__}")
+        role_list = rest._strings("roles", roles)  # pylint: disable=protected-access
+        group_list = [rest._group(g) for g in rest._strings("groups", groups)]  # pylint: disable=protected-access
+        path = _CLIENT_PATHS[protocol] + hub
+        self.base_url = websocket_base(target.endpoint) + path
+        self.claims_head = '{"aud":' + _jwt.compact_json(target.endpoint + path) + ',"iat":'
+        extra: Dict[str, Any] = {}
+        if user_id is not None:
+            extra["sub"] = user_id
+        if role_list:
+            extra["role"] = role_list
+        if group_list:
+            extra["group" if protocol == "mqtt" else "webpubsub.group"] = group_list
+        self.claims_tail = ("," + _jwt.compact_json(extra)[1:]) if extra else "}"
+        self.service_query = (hub, user_id, role_list, group_list, _SERVICE_CLIENT_TYPES.get(protocol))
+
+    def result(self, token: str) -> Dict[str, str]:
+        return {"baseUrl": self.base_url, "token": token, "url": f"{self.base_url}?access_token={token}"}
+
+
+_token_shapes: Dict[Tuple[Any, ...], _TokenShape] = {}
+
+
+def _token_shape(target: Target, user_id: Optional[str], roles: Optional[Sequence[str]],
+                 groups: Optional[Sequence[str]], client_protocol: str) -> _TokenShape:
+    try:
+        cache_key = (target.endpoint, target.hub, user_id, client_protocol,
+                     None if roles is None else tuple(roles), None if groups is None else tuple(groups))
+        shape = _token_shapes.get(cache_key)
+    except TypeError:  # unhashable arguments: let the checks in _TokenShape explain what is wrong
+        return _TokenShape(target, user_id, roles, groups, client_protocol)
+    if shape is None:
+        shape = _TokenShape(target, user_id, roles, groups, client_protocol)
+        if len(_token_shapes) >= 1024:  # a bound, not an LRU: shapes are cheap to rebuild
+            _token_shapes.clear()
+        _token_shapes[cache_key] = shape
+    return shape
+
+
 def get_client_access_token(
     target: Target,
     /,
@@ -457,42 +515,26 @@ def get_client_access_token(
     :keyword client_protocol: ``"Default"``, ``"MQTT"`` or ``"SocketIO"``.
     :keyword jwt_headers: extra JOSE header fields, e.g. ``{"kid": "..."}`` (access key only).
     """
-    hub = validate_hub(target.hub_name())
-    protocol = str(client_protocol or "Default").lower()
-    if protocol not in _CLIENT_PATHS:
-        raise ValueError(f"client_protocol must be 'Default', 'MQTT' or 'SocketIO', got {client_protocol!r}")
-    if isinstance(minutes_to_expire, bool) or not isinstance(minutes_to_expire, int) or minutes_to_expire < 1:
+    shape = _token_shape(target, user_id, roles, groups, client_protocol)
+    if type(minutes_to_expire) is not int or minutes_to_expire < 1:  # pylint: disable=unidiomatic-typecheck
         raise ValueError(f"minutes_to_expire must be an integer of at least 1, got {minutes_to_expire!r}")
-    role_list = rest._strings("roles", roles)  # pylint: disable=protected-access
-    group_list = [rest._group(g) for g in rest._strings("groups", groups)]  # pylint: disable=protected-access
-    path = _CLIENT_PATHS[protocol] + hub
-    base_url = websocket_base(target.endpoint) + path
-
-    def result(token: str) -> Dict[str, str]:
-        return {"baseUrl": base_url, "token": token, "url": f"{base_url}?access_token={token}"}
-
     key = target.access_key()
     if key is not None:
         now = int(time.time())
-        claims: Dict[str, Any] = {"aud": target.endpoint + path, "iat": now, "exp": now + minutes_to_expire * 60}
-        if user_id is not None:
-            claims["sub"] = user_id
-        if role_list:
-            claims["role"] = role_list
-        if group_list:
-            claims["group" if protocol == "mqtt" else "webpubsub.group"] = group_list
-        token = _jwt.encode(claims, key, jwt_headers)
-        return Call(None, lambda _: result(token), kwargs)
+        claims = f"{shape.claims_head}{now},\"exp\":{now + minutes_to_expire * 60}{shape.claims_tail}"
+        token = _jwt.sign(claims.encode("utf-8"), key, jwt_headers)
+        return Call(None, lambda _: shape.result(token), kwargs)
 
-    if protocol not in _SERVICE_CLIENT_TYPES:
+    hub, user, role_list, group_list, client_type = shape.service_query
+    if client_type is None:
         raise ValueError("SocketIO client tokens need an access key credential (AzureKeyCredential)")
     request = rest.build_generate_client_token_request(
-        hub, user_id=user_id, roles=role_list, minutes_to_expire=minutes_to_expire, groups=group_list,
-        client_type=_SERVICE_CLIENT_TYPES[protocol], api_version=target.api_version)
+        hub, user_id=user, roles=role_list, minutes_to_expire=minutes_to_expire, groups=group_list,
+        client_type=client_type, api_version=target.api_version)
 
     def from_service(response: Optional[Response]) -> Dict[str, str]:
         assert response is not None
         raise_for_status(response)
-        return result(json.loads(response.content)["token"])
+        return shape.result(json.loads(response.content)["token"])
 
     return Call(request, from_service, kwargs)

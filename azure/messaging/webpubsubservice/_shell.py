@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
-from typing import Any, Awaitable, Callable, TypeVar
+from typing import Any, Awaitable, Callable, Dict, TypeVar
 
 from azure.core.tracing.decorator import distributed_trace
 from azure.core.tracing.decorator_async import distributed_trace_async
@@ -44,21 +44,49 @@ def _adopt(method: Callable[..., Any], operation: Callable[..., Any], owner: str
     method.__signature__ = _method_signature(operation, _result_annotation(operation))  # type: ignore[attr-defined]
 
 
+# Call-time keywords of azure-core's tracing decorators: the first two belong to the span only, the
+# others are read by the span and by the pipeline's tracing policy.
+_SPAN_ONLY_KEYWORDS = ("parent_span", "merge_span")
+_SPAN_AND_PIPELINE_KEYWORDS = ("tracing_options", "tracing_attributes")
+
+
+def _span_options(call: Call[Any]) -> Dict[str, Any]:
+    options = {name: call.options.pop(name) for name in _SPAN_ONLY_KEYWORDS if name in call.options}
+    options.update((name, call.options[name]) for name in _SPAN_AND_PIPELINE_KEYWORDS if name in call.options)
+    return options
+
+
 def sync_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], T]:
+    def send(self: Any, call: Call[T], **span_options: Any) -> T:
+        return self._run(call)  # type: ignore[no-any-return]
+
+    traced_send = distributed_trace(name_of_span=f"{owner}.{operation.__name__}")(send)
+
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return self._run(operation(self._target, *args, **kwargs))  # type: ignore[no-any-return]
+        call = operation(self._target, *args, **kwargs)
+        if call.request is None:  # computed locally (a token signed with the access key): no span
+            return call.interpret(None)
+        return traced_send(self, call, **_span_options(call))
 
     _adopt(method, operation, owner, "azure.messaging.webpubsubservice")
-    return distributed_trace(method)
+    return method
 
 
 def async_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], Awaitable[T]]:
+    async def send(self: Any, call: Call[T], **span_options: Any) -> T:
+        return await self._run(call)  # type: ignore[no-any-return]
+
+    traced_send = distributed_trace_async(name_of_span=f"{owner}.{operation.__name__}")(send)
+
     async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        return await self._run(operation(self._target, *args, **kwargs))  # type: ignore[no-any-return]
+        call = operation(self._target, *args, **kwargs)
+        if call.request is None:
+            return call.interpret(None)
+        return await traced_send(self, call, **_span_options(call))
 
     _adopt(method, operation, owner, "azure.messaging.webpubsubservice.aio")
-    return distributed_trace_async(method)
+    return method

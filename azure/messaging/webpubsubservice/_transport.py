@@ -35,6 +35,33 @@ _PoolKey = Tuple[str, str, Optional[str]]
 Cert = Union[None, str, Tuple[str, str]]
 
 
+class _OneWrite:
+    """Sends the request line, headers and a bytes body in one write.
+
+    ``http.client`` writes the head and the body separately; with TCP_NODELAY that is two packets and two
+    wake-ups of the server for every small request, which costs more than the rest of the request.
+    """
+
+    _buffer: List[bytes]
+
+    def _send_output(self, message_body: Any = None, encode_chunked: bool = False) -> None:
+        if isinstance(message_body, bytes) and not encode_chunked:
+            self._buffer.extend((b"", b""))
+            message = b"\r\n".join(self._buffer) + message_body
+            del self._buffer[:]
+            self.send(message)  # type: ignore[attr-defined]
+        else:
+            super()._send_output(message_body, encode_chunked)  # type: ignore[misc]
+
+
+class _HTTPConnection(_OneWrite, http.client.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
+    pass
+
+
 class HttpClientTransportResponse(HttpResponseImpl):
     """An ``azure.core.rest.HttpResponse`` read from an ``http.client`` response."""
 
@@ -237,9 +264,9 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         connection: http.client.HTTPConnection
         if scheme == "https":
             context = self._ssl_context(options["connection_verify"], options["connection_cert"])
-            connection = http.client.HTTPSConnection(connect_host, connect_port, timeout=timeout, context=context)
+            connection = _HTTPSConnection(connect_host, connect_port, timeout=timeout, context=context)
         else:
-            connection = http.client.HTTPConnection(connect_host, connect_port, timeout=timeout)
+            connection = _HTTPConnection(connect_host, connect_port, timeout=timeout)
         if proxy and scheme == "https":
             connection.set_tunnel(host, port, headers=tunnel_headers)
         return connection
