@@ -62,7 +62,18 @@ class _HTTPSConnection(_OneWrite, http.client.HTTPSConnection):
     pass
 
 
-class HttpClientTransportResponse(HttpResponseImpl):
+class PrivateAttributesMixin:
+    """azure-core's back-compat hook maps public names (``status_code``) onto private fields on every
+    assignment, a dozen per response; private names never need it."""
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name.startswith("_"):
+            object.__setattr__(self, name, value)
+        else:
+            super().__setattr__(name, value)
+
+
+class HttpClientTransportResponse(PrivateAttributesMixin, HttpResponseImpl):
     """An ``azure.core.rest.HttpResponse`` read from an ``http.client`` response."""
 
     def __init__(self, request: HttpRequest, raw: http.client.HTTPResponse, body: Optional[bytes],
