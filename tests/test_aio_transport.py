@@ -203,6 +203,16 @@ async def test_an_idle_connection_closed_by_the_server_is_replaced_transparently
 
 
 @pytest.mark.asyncio
+async def test_a_connection_with_unexpected_bytes_after_the_response_is_not_reused() -> None:
+    extra = b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"
+    async with RawServer(always(response(204) + extra)) as server:
+        async with client_for(server) as client:
+            await client.send_to_all("one")
+            await client.send_to_all("two")
+    assert len(server.opened) == 2
+
+
+@pytest.mark.asyncio
 async def test_two_hundred_concurrent_sends_all_succeed_within_the_connection_limit() -> None:
     async def slow_ack(request: RawRequest) -> bytes:
         await asyncio.sleep(0.001)
