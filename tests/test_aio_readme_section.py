@@ -48,8 +48,8 @@ def test_the_section_has_examples_and_one_needs_azure() -> None:
 
 
 def test_the_section_runs_as_written(names: Dict[str, Any], capsys: pytest.CaptureFixture[str]) -> None:
-    for code in _blocks():
-        exec(compile(code, str(SECTION), "exec"), names)  # noqa: S102 - the section is ours
+    for code in _blocks():  # each in a namespace of its own, as the README test runs them
+        exec(compile(code, str(SECTION), "exec"), dict(names))  # noqa: S102 - the section is ours
     printed = capsys.readouterr().out
     assert "alice online: True" in printed
     assert f"{names['connection_id']} alice" in printed
