@@ -90,8 +90,9 @@ async def _stream_download(pipeline: Any, response: AsyncioTransportResponse, *,
                 finished = True
                 break
             yield decompressor.decompress(chunk) if decompressor else chunk
-        if decompressor is not None:
-            yield decompressor.flush()
+        tail = decompressor.flush() if decompressor is not None else b""
+        if tail:
+            yield tail
         response._is_stream_consumed = True  # pylint: disable=protected-access
     finally:
         stream.release(finished)
