@@ -49,6 +49,7 @@ class FakeAsyncTokenCredential:
 
 def aio_client(server: RecordingServer, hub: Optional[str] = "hub", **kwargs: Any) -> WebPubSubServiceClient:
     kwargs.setdefault("retry_total", 0)
+    kwargs.setdefault("read_timeout", 10)  # a hung call fails the test instead of stalling it
     return WebPubSubServiceClient(server.url, hub, KEY, **kwargs)
 
 
@@ -63,14 +64,15 @@ def test_repr_shows_the_endpoint() -> None:
 @pytest.mark.asyncio
 async def test_from_connection_string_honours_the_port(server: RecordingServer) -> None:
     connection_string = f"Endpoint=http://127.0.0.1;Port={server.port};AccessKey={ACCESS_KEY};Version=1.0;"
-    async with WebPubSubServiceClient.from_connection_string(connection_string, hub="hub", retry_total=0) as client:
+    async with WebPubSubServiceClient.from_connection_string(connection_string, hub="hub", retry_total=0,
+                                                              read_timeout=10) as client:
         await client.send_to_all("hi")
     assert server.only.path == "/api/hubs/hub/:send"
 
 
 @pytest.mark.asyncio
 async def test_keyword_construction_without_a_hub_as_in_the_seed_readme(server: RecordingServer) -> None:
-    async with WebPubSubServiceClient(endpoint=server.url, credential=KEY) as client:
+    async with WebPubSubServiceClient(endpoint=server.url, credential=KEY, read_timeout=10) as client:
         response = await client.send_request(build_send_to_all_request("hub", content="hi", content_type="text/plain"))
     assert response.status_code == 202
     assert server.only.body == b"hi"
@@ -179,7 +181,7 @@ async def test_a_failed_page_raises_the_service_error(server: RecordingServer) -
 @pytest.mark.asyncio
 async def test_an_async_token_credential_sends_bearer_tokens_for_the_web_pubsub_scope(server: RecordingServer) -> None:
     credential = FakeAsyncTokenCredential()
-    async with WebPubSubServiceClient(server.url, "hub", credential, retry_total=0) as client:
+    async with WebPubSubServiceClient(server.url, "hub", credential, retry_total=0, read_timeout=10) as client:
         await client.send_to_all("hi", enforce_https=False)
     assert server.only.headers["Authorization"] == "Bearer aad-token-1"
     assert credential.scopes == [("https://webpubsub.azure.com/.default",)]
@@ -187,7 +189,8 @@ async def test_an_async_token_credential_sends_bearer_tokens_for_the_web_pubsub_
 
 @pytest.mark.asyncio
 async def test_an_async_token_credential_is_refused_over_plain_http_by_default(server: RecordingServer) -> None:
-    async with WebPubSubServiceClient(server.url, "hub", FakeAsyncTokenCredential(), retry_total=0) as client:
+    async with WebPubSubServiceClient(server.url, "hub", FakeAsyncTokenCredential(), retry_total=0,
+                                      read_timeout=10) as client:
         with pytest.raises(ServiceRequestError):
             await client.send_to_all("hi")
     assert server.requests == []
@@ -198,7 +201,8 @@ async def test_client_access_token_with_an_async_token_credential_is_minted_by_t
     server: RecordingServer
 ) -> None:
     server.default = Reply(200, body={"token": "service-minted"})
-    async with WebPubSubServiceClient(server.url, "hub", FakeAsyncTokenCredential(), retry_total=0) as client:
+    async with WebPubSubServiceClient(server.url, "hub", FakeAsyncTokenCredential(), retry_total=0,
+                                      read_timeout=10) as client:
         token = await client.get_client_access_token(user_id="u1", roles=["r1", "r2"], groups=["g1"],
                                                      minutes_to_expire=5, client_protocol="MQTT", enforce_https=False)
     request = server.only
@@ -282,7 +286,8 @@ async def test_json_messages_round_trip_through_the_emulator() -> None:
     webpubsub_emulator = pytest.importorskip("webpubsub_emulator")
     aiohttp = pytest.importorskip("aiohttp")
     async with webpubsub_emulator.Emulator() as emulator:
-        async with WebPubSubServiceClient.from_connection_string(emulator.connection_string, hub="chat") as client:
+        async with WebPubSubServiceClient.from_connection_string(emulator.connection_string, hub="chat",
+                                                                  read_timeout=10) as client:
             token = await client.get_client_access_token(user_id="alice", groups=["room"])
             async with aiohttp.ClientSession() as session:
                 async with session.ws_connect(token["url"], protocols=("json.webpubsub.azure.v1",)) as socket:

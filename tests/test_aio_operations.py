@@ -32,6 +32,7 @@ Operation = Callable[[WebPubSubServiceClient], Awaitable[Any]]
 
 def async_client(server: RecordingServer, **kwargs: Any) -> WebPubSubServiceClient:
     kwargs.setdefault("retry_total", 0)
+    kwargs.setdefault("read_timeout", 10)  # a hung call fails the test instead of stalling it
     return WebPubSubServiceClient(server.url, "hub", AzureKeyCredential(ACCESS_KEY), **kwargs)
 
 
@@ -204,7 +205,7 @@ async def test_get_service_status_is_true_only_for_2xx(server: RecordingServer, 
 
 @pytest.mark.asyncio
 async def test_operations_need_a_hub(server: RecordingServer) -> None:
-    async with WebPubSubServiceClient(server.url, credential=AzureKeyCredential(ACCESS_KEY)) as client:
+    async with WebPubSubServiceClient(server.url, credential=AzureKeyCredential(ACCESS_KEY), read_timeout=10) as client:
         with pytest.raises(ValueError, match="no hub"):
             await client.send_to_all("hi")
     assert server.requests == []
@@ -219,7 +220,7 @@ async def test_per_call_headers_reach_the_wire(server: RecordingServer) -> None:
 @pytest.mark.asyncio
 async def test_key_rotation_applies_to_the_next_call(server: RecordingServer) -> None:
     credential = AzureKeyCredential(ACCESS_KEY)
-    async with WebPubSubServiceClient(server.url, "hub", credential) as client:
+    async with WebPubSubServiceClient(server.url, "hub", credential, read_timeout=10) as client:
         await client.send_to_all("one")
         credential.update("N" * 44)
         await client.send_to_all("two")
@@ -235,7 +236,7 @@ async def test_reverse_proxy_receives_requests_signed_for_the_service(
     proxy = make_server()
     service_url = "https://contoso.webpubsub.azure.com"
     async with WebPubSubServiceClient(service_url, "hub", AzureKeyCredential(ACCESS_KEY),
-                                      reverse_proxy_endpoint=proxy.url, retry_total=0) as client:
+                                      reverse_proxy_endpoint=proxy.url, retry_total=0, read_timeout=10) as client:
         await client.send_to_all("hi")
     token = proxy.only.headers["Authorization"].split(" ", 1)[1]
     jwt.decode(token, ACCESS_KEY, algorithms=["HS256"], audience=service_url + proxy.only.target)

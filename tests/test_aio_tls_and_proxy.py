@@ -15,6 +15,7 @@ from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 from conftest import ACCESS_KEY, RecordingServer
 
 KEY = AzureKeyCredential(ACCESS_KEY)
+BOUNDED = {"retry_total": 0, "read_timeout": 10, "connection_timeout": 10}  # no test waits unbounded
 MakeServer = Callable[..., RecordingServer]
 
 
@@ -27,7 +28,7 @@ async def test_https_with_the_servers_certificate_as_ca_bundle(make_server: Make
                                                                 tls_files: Tuple[str, str]) -> None:
     server = make_server(tls=tls_files)
     async with WebPubSubServiceClient(https_url(server), "hub", KEY, connection_verify=tls_files[0],
-                                      retry_total=0) as client:
+                                      **BOUNDED) as client:
         await client.send_to_all("over tls")
         await client.send_to_all("same connection")
     assert [request.body for request in server.requests] == [b"over tls", b"same connection"]
@@ -38,7 +39,7 @@ async def test_https_with_the_servers_certificate_as_ca_bundle(make_server: Make
 async def test_https_to_an_untrusted_certificate_is_refused(make_server: MakeServer,
                                                             tls_files: Tuple[str, str]) -> None:
     server = make_server(tls=tls_files)
-    async with WebPubSubServiceClient(https_url(server), "hub", KEY, retry_total=0) as client:
+    async with WebPubSubServiceClient(https_url(server), "hub", KEY, **BOUNDED) as client:
         with pytest.raises(ServiceRequestError, match="CERTIFICATE_VERIFY_FAILED"):
             await asyncio.wait_for(client.send_to_all("hi"), 10)
     assert server.requests == []
@@ -49,15 +50,15 @@ async def test_connection_verify_false_accepts_any_certificate(make_server: Make
                                                                tls_files: Tuple[str, str]) -> None:
     server = make_server(tls=tls_files)
     async with WebPubSubServiceClient(https_url(server), "hub", KEY, connection_verify=False,
-                                      retry_total=0) as client:
+                                      **BOUNDED) as client:
         await client.send_to_all("hi")
     assert server.only.body == b"hi"
 
 
 @pytest.mark.asyncio
 async def test_an_unanswered_connect_is_a_request_timeout(unanswered_port: int) -> None:
-    async with WebPubSubServiceClient(f"http://127.0.0.1:{unanswered_port}", "hub", KEY, connection_timeout=0.2,
-                                      retry_total=0) as client:
+    async with WebPubSubServiceClient(f"http://127.0.0.1:{unanswered_port}", "hub", KEY,
+                                      **{**BOUNDED, "connection_timeout": 0.2}) as client:
         with pytest.raises(ServiceRequestTimeoutError):
             await asyncio.wait_for(client.send_to_all("hi"), 10)
 
@@ -69,7 +70,7 @@ async def test_plain_http_through_a_proxy_sends_the_absolute_url_with_proxy_cred
     proxy = make_server()
     proxy_url = f"http://user:p%40ss@127.0.0.1:{proxy.port}"
     async with WebPubSubServiceClient("http://service.invalid", "hub", KEY, proxies={"http": proxy_url},
-                                      retry_total=0) as client:
+                                      **BOUNDED) as client:
         await client.send_to_all("via proxy")
     assert proxy.only.target == "http://service.invalid/api/hubs/hub/:send?api-version=2024-12-01"
     assert proxy.only.headers["Host"] == "service.invalid"
@@ -130,7 +131,7 @@ async def test_https_through_a_proxy_tunnels_with_connect(make_server: MakeServe
     async with ConnectProxy() as proxy:
         proxy_url = proxy.url.replace("http://", "http://agent:secret@")
         async with WebPubSubServiceClient(https_url(server), "hub", KEY, connection_verify=tls_files[0],
-                                          proxies={"https": proxy_url}, retry_total=0) as client:
+                                          proxies={"https": proxy_url}, **BOUNDED) as client:
             await client.send_to_all("tunnelled")
             await client.send_to_all("tunnelled again")
     assert proxy.tunnels == [(f"127.0.0.1:{server.port}", "Basic " + base64.b64encode(b"agent:secret").decode())]

@@ -27,6 +27,7 @@ KEY = AzureKeyCredential("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH")
 
 def client_for(server: RawServer, **kwargs: Any) -> WebPubSubServiceClient:
     kwargs.setdefault("retry_total", 0)
+    kwargs.setdefault("read_timeout", 10)  # a hung call fails the test instead of stalling it
     return WebPubSubServiceClient(server.url, "hub", KEY, **kwargs)
 
 
@@ -235,7 +236,7 @@ async def test_refused_connection_is_a_service_request_error() -> None:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    async with WebPubSubServiceClient(f"http://127.0.0.1:{port}", "hub", KEY, retry_total=0) as client:
+    async with WebPubSubServiceClient(f"http://127.0.0.1:{port}", "hub", KEY, retry_total=0, read_timeout=10) as client:
         with pytest.raises(ServiceRequestError):
             await asyncio.wait_for(client.send_to_all("hi"), 10)
 
@@ -430,7 +431,7 @@ async def test_async_iterable_request_content_is_sent_whole() -> None:
 
 
 def test_one_client_serves_successive_event_loops(server: RecordingServer) -> None:
-    client = WebPubSubServiceClient(server.url, "hub", KEY, retry_total=0)
+    client = WebPubSubServiceClient(server.url, "hub", KEY, retry_total=0, read_timeout=10)
     asyncio.run(client.send_to_all("first loop"))
     asyncio.run(client.send_to_all("second loop"))  # connections of the first loop are not carried over
     asyncio.run(client.close())
