@@ -193,13 +193,24 @@ async def test_connection_close_from_the_server_makes_the_next_call_reconnect() 
 
 
 @pytest.mark.asyncio
-async def test_an_idle_connection_closed_by_the_server_is_replaced_transparently() -> None:
+async def test_a_send_is_never_written_twice_when_the_server_hangs_up_after_reading_it() -> None:
     answers = iter([response(204), HANG_UP, response(204)])
     async with RawServer(lambda request: next(answers)) as server:
         async with client_for(server) as client:
             await client.send_to_all("one")
-            await client.send_to_all("two")  # the pooled connection is hung up on: resent on a new one
-    assert [request.body for request in server.requests] == [b"one", b"two", b"two"]
+            with pytest.raises(ServiceResponseError):
+                await client.send_to_all("two")  # the server may have acted on it: not sent again
+    assert [request.body for request in server.requests] == [b"one", b"two"]
+
+
+@pytest.mark.asyncio
+async def test_an_idempotent_check_is_resent_when_the_reused_connection_is_hung_up_on() -> None:
+    answers = iter([response(200), HANG_UP, response(200)])
+    async with RawServer(lambda request: next(answers)) as server:
+        async with client_for(server) as client:
+            assert await client.connection_exists("c1")
+            assert await client.connection_exists("c1")  # resent on a new connection
+    assert [request.method for request in server.requests] == ["HEAD", "HEAD", "HEAD"]
     assert len(server.opened) == 2
 
 

@@ -30,7 +30,7 @@ from azure.core.utils import case_insensitive_dict
 
 _STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                             ConnectionAbortedError)
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 _PoolKey = Tuple[str, str, Optional[str]]
 Cert = Union[None, str, Tuple[str, str]]
 
@@ -199,7 +199,7 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
                 connection.close()
                 # A failed write means the server had closed the idle connection: nothing was processed. Once
                 # the request is written, the server may have acted on it: only idempotent requests go again.
-                if reused and attempt == 1 and (not written or request.method.upper() in _IDEMPOTENT_METHODS):
+                if reused and attempt == 1 and (not written or request.method.upper() in IDEMPOTENT_METHODS):
                     continue
                 raise ServiceResponseError(str(error) or type(error).__name__, error=error) from error
             except socket.timeout as error:

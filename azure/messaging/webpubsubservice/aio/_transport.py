@@ -21,7 +21,7 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl  # the documented base for transports
 from azure.core.utils import case_insensitive_dict
 
-from .._transport import _body as sync_body
+from .._transport import IDEMPOTENT_METHODS, PrivateAttributesMixin, _body as sync_body
 from ._connection import HttpConnection, ResponseHead, StaleConnectionError, decompressor_for
 from ._pool import ConnectionPool
 
@@ -30,7 +30,7 @@ _PoolKey = Tuple[str, str, Optional[str], Any, Any]  # scheme, host:port, proxy,
 _NO_CONTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 
 
-class AsyncioTransportResponse(AsyncHttpResponseImpl):
+class AsyncioTransportResponse(PrivateAttributesMixin, AsyncHttpResponseImpl):
     """An ``azure.core.rest.AsyncHttpResponse``; ``content`` is loaded unless the call asked to stream."""
 
     def __init__(self, request: HttpRequest, head: ResponseHead, body: Optional[bytes],
@@ -44,14 +44,6 @@ class AsyncioTransportResponse(AsyncHttpResponseImpl):
         if body is not None:
             self._content = body
             self._is_closed = True
-
-    def __setattr__(self, name: str, value: Any) -> None:
-        # azure-core's back-compat hook maps public names (``status_code``) onto private fields for every
-        # assignment, a dozen per response; private names never need it.
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)  # type: ignore[no-untyped-call]
 
     async def close(self) -> None:
         if not self.is_closed:
@@ -181,8 +173,10 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
                 content = await connection.read_body(read_timeout)
             except StaleConnectionError:
                 pool.release(connection, reusable=False)
-                if reused and attempt == 1:
-                    continue  # the server had closed the idle keep-alive connection: nothing was processed
+                # Closed without an answer just as we wrote: the server may have acted on the request, so
+                # only idempotent requests go again (a send must never be delivered twice).
+                if reused and attempt == 1 and method in IDEMPOTENT_METHODS:
+                    continue
                 raise
             except BaseException:
                 pool.release(connection, reusable=False)  # cancelled or failed mid-exchange: never reuse
