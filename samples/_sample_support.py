@@ -77,6 +77,7 @@ class Listener:
         self._run(shutdown())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
     def __enter__(self) -> "Listener":
         return self
