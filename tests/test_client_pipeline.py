@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import gc
 import threading
 import time
 from typing import Any, ContextManager, Dict, Iterator, List, Optional
@@ -208,6 +209,15 @@ def test_leaving_the_with_block_closes_pooled_connections(server: RecordingServe
         client.send_to_all("hi")
         peer = server.only.client
         assert server.is_open(peer)
+    assert server.wait_closed(peer)
+
+
+def test_a_client_dropped_without_close_closes_its_pooled_connections(server: RecordingServer) -> None:
+    client = WebPubSubServiceClient(server.url, "hub", KEY)
+    client.send_to_all("hi")
+    peer = server.only.client
+    del client
+    gc.collect()
     assert server.wait_closed(peer)
 
 

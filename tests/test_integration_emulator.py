@@ -60,6 +60,7 @@ class AsyncAsSync:
         self._call(self._client.close())
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+        self._loop.close()
 
 
 async def _collect(pages: Any) -> List[Any]:

@@ -13,6 +13,7 @@ import socket
 import ssl
 import threading
 import urllib.request
+import weakref
 from base64 import b64encode
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote, urlsplit
@@ -153,6 +154,8 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         self._idle: Dict[_PoolKey, List[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
         self._ssl_contexts: Dict[Tuple[Any, Any], ssl.SSLContext] = {}
+        # A client dropped without close() (a REPL session, a script) still closes its pooled sockets.
+        weakref.finalize(self, _close_idle, self._idle)
 
     # -- azure-core transport protocol -------------------------------------------------------------------
 
@@ -161,10 +164,9 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
 
     def close(self) -> None:
         with self._lock:
-            pools, self._idle = self._idle, {}
-        for connections in pools.values():
-            for connection in connections:
-                connection.close()
+            pools = dict(self._idle)
+            self._idle.clear()
+        _close_idle(pools)
 
     def __enter__(self) -> "HttpClientTransport":
         return self
@@ -320,6 +322,13 @@ def _dropped(sock: Optional[socket.socket]) -> bool:
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True
+
+
+def _close_idle(pools: Dict[_PoolKey, List[http.client.HTTPConnection]]) -> None:
+    for connections in list(pools.values()):
+        for connection in connections:
+            connection.close()
+    pools.clear()
 
 
 def _body(request: HttpRequest) -> Optional[bytes]:
