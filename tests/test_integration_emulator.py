@@ -253,6 +253,11 @@ def test_list_connections_in_group_follows_pages(service: Any, connect: Any) -> 
     assert len(list(service.list_connections_in_group("paged", top=3, maxpagesize=2))) == 3
 
 
+def test_list_connections_is_the_official_sdks_name_for_the_same_listing(service: Any, connect: Any) -> None:
+    client = connect("kim", groups=["official"])
+    assert [m.connection_id for m in service.list_connections(group="official", top=5)] == [client.connection_id]
+
+
 # --- closing and existence ---------------------------------------------------------------------------------
 
 

@@ -101,6 +101,11 @@ class WebPubSubServiceClient:
     get_service_status = sync_operation(ops.get_service_status)
     get_client_access_token = sync_operation(ops.get_client_access_token)
 
+    def list_connections(self, *, group: str, top: Optional[int] = None,
+                         **kwargs: Any) -> ItemPaged[ops.GroupMember]:
+        """:meth:`list_connections_in_group` under the name (and keyword-only ``group``) of the official SDK."""
+        return self.list_connections_in_group(group, top=top, **kwargs)
+
     @distributed_trace
     def list_connections_in_group(self, group: str, *, top: Optional[int] = None,
                                   maxpagesize: Optional[int] = None, **kwargs: Any) -> ItemPaged[ops.GroupMember]:

@@ -106,10 +106,15 @@ class WebPubSubServiceClient:
     get_service_status = async_operation(ops.get_service_status)
     get_client_access_token = async_operation(ops.get_client_access_token)
 
+    def list_connections(self, *, group: str, top: Optional[int] = None,
+                         **kwargs: Any) -> AsyncItemPaged[ops.GroupMember]:
+        """:meth:`list_connections_in_group` under the name (and keyword-only ``group``) of the official SDK."""
+        return self.list_connections_in_group(group, top=top, **kwargs)
+
     @distributed_trace
     def list_connections_in_group(self, group: str, *, top: Optional[int] = None,
                                   maxpagesize: Optional[int] = None,
-                                  **kwargs: Any) -> AsyncItemPaged[Dict[str, Any]]:
+                                  **kwargs: Any) -> AsyncItemPaged[ops.GroupMember]:
         """Every connection in ``group`` as ``{"connectionId": ..., "userId": ...}``, fetched page by page
         as the result is iterated with ``async for``.
 
