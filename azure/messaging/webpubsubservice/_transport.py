@@ -10,9 +10,7 @@ from __future__ import annotations
 import http.client
 import select
 import socket
-import ssl
 import threading
-import urllib.request
 import weakref
 from base64 import b64encode
 from typing import Any, Dict, Iterator, List, Mapping, Optional, Tuple, Union
@@ -29,11 +27,12 @@ from azure.core.rest import HttpRequest, HttpResponse
 from azure.core.rest._http_response_impl import HttpResponseImpl  # the documented base for transport responses
 from azure.core.utils import case_insensitive_dict
 
+from ._network import Cert, NetworkSettings
+
 _STALE_CONNECTION_ERRORS = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
                             ConnectionAbortedError)
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 _PoolKey = Tuple[str, str, Optional[str]]
-Cert = Union[None, str, Tuple[str, str]]
 
 
 class _OneWrite:
@@ -145,15 +144,12 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
                  use_env_settings: bool = True, block_size: int = 65536, **kwargs: Any) -> None:
         self._connection_timeout = connection_timeout
         self._read_timeout = read_timeout
-        self._verify = connection_verify
-        self._cert = connection_cert
-        self._proxies = dict(proxies) if proxies is not None else (urllib.request.getproxies() if use_env_settings else {})
-        self._use_env = use_env_settings and proxies is None
+        self._network = NetworkSettings(verify=connection_verify, cert=connection_cert, proxies=proxies,
+                                        use_env_settings=use_env_settings)
         self._pool_maxsize = pool_maxsize
         self._block_size = block_size
         self._idle: Dict[_PoolKey, List[http.client.HTTPConnection]] = {}
         self._lock = threading.Lock()
-        self._ssl_contexts: Dict[Tuple[Any, Any], ssl.SSLContext] = {}
         # A client dropped without close() (a REPL session, a script) still closes its pooled sockets.
         weakref.finalize(self, _close_idle, self._idle)
 
@@ -184,7 +180,7 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
         # http.client sets Content-Length from the encoded body; azure-core's own value counts the characters
         # of a str body, which is short for non-ASCII text and would desynchronise the keep-alive connection.
         headers = {name: value for name, value in request.headers.items() if name.lower() != "content-length"}
-        proxy = self._proxy_for(scheme, parts.hostname, kwargs.pop("proxies", None))
+        proxy = self._network.proxy_for(scheme, parts.hostname, kwargs.pop("proxies", None))
         if proxy and scheme == "http":
             target = request.url  # plain-HTTP proxies take the absolute URL
         options = {name: kwargs.get(name) for name in ("connection_timeout", "read_timeout",
@@ -276,38 +272,13 @@ class HttpClientTransport(HttpTransport):  # type: ignore[type-arg]
                 tunnel_headers = {"Proxy-Authorization": "Basic " + b64encode(credentials.encode()).decode()}
         connection: http.client.HTTPConnection
         if scheme == "https":
-            context = self._ssl_context(options["connection_verify"], options["connection_cert"])
+            context = self._network.ssl_context(options["connection_verify"], options["connection_cert"])
             connection = _HTTPSConnection(connect_host, connect_port, timeout=timeout, context=context)
         else:
             connection = _HTTPConnection(connect_host, connect_port, timeout=timeout)
         if proxy and scheme == "https":
             connection.set_tunnel(host, port, headers=tunnel_headers)
         return connection
-
-    def _ssl_context(self, verify: Optional[Union[bool, str]], cert: Cert) -> ssl.SSLContext:
-        verify = self._verify if verify is None else verify
-        cert = cert or self._cert
-        cache_key = (verify, cert)
-        context = self._ssl_contexts.get(cache_key)
-        if context is None:
-            context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-            if verify is False:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            if cert:
-                certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
-                context.load_cert_chain(certfile, keyfile)
-            self._ssl_contexts[cache_key] = context
-        return context
-
-    def _proxy_for(self, scheme: str, host: str, proxies: Optional[Mapping[str, str]]) -> Optional[str]:
-        if proxies:
-            return proxies.get(scheme) or proxies.get("all")
-        if not self._proxies:
-            return None
-        if self._use_env and urllib.request.proxy_bypass(host):
-            return None
-        return self._proxies.get(scheme) or self._proxies.get("all")
 
 
 def _dropped(sock: Optional[socket.socket]) -> bool:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import ssl
-import urllib.request
 from base64 import b64encode
 from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple, Union
 from urllib.parse import unquote, urlsplit
@@ -21,11 +20,11 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl  # the documented base for transports
 from azure.core.utils import case_insensitive_dict
 
+from .._network import Cert, NetworkSettings
 from .._transport import IDEMPOTENT_METHODS, PrivateAttributesMixin, _body as sync_body
 from ._connection import HttpConnection, ResponseHead, StaleConnectionError, decompressor_for
 from ._pool import ConnectionPool
 
-Cert = Union[None, str, Tuple[str, str]]
 _PoolKey = Tuple[str, str, Optional[str], Any, Any]  # scheme, host:port, proxy, verify, cert
 _NO_CONTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
 
@@ -108,16 +107,12 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
                  use_env_settings: bool = True, block_size: int = 65536, **kwargs: Any) -> None:
         self._connection_timeout = connection_timeout
         self._read_timeout = read_timeout
-        self._verify = connection_verify
-        self._cert = connection_cert
-        environment_proxies = urllib.request.getproxies() if use_env_settings else {}
-        self._proxies = dict(proxies) if proxies is not None else environment_proxies
-        self._use_env = use_env_settings and proxies is None
+        self._network = NetworkSettings(verify=connection_verify, cert=connection_cert, proxies=proxies,
+                                        use_env_settings=use_env_settings)
         self._limit = connection_limit
         self._block_size = block_size
         self._pools: Dict[_PoolKey, ConnectionPool] = {}
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-        self._ssl_contexts: Dict[Tuple[Any, Any], ssl.SSLContext] = {}
 
     # -- azure-core transport protocol -------------------------------------------------------------------
 
@@ -145,7 +140,7 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         host = parts.hostname
         if scheme not in ("http", "https") or not host:
             raise ServiceRequestError(f"cannot send to {request.url!r}: only absolute http(s) URLs are supported")
-        proxy = self._proxy_for(scheme, host, kwargs.get("proxies"))
+        proxy = self._network.proxy_for(scheme, host, kwargs.get("proxies"))
         verify = kwargs.get("connection_verify")
         cert = kwargs.get("connection_cert")
         connection_timeout = kwargs.get("connection_timeout") or self._connection_timeout
@@ -215,7 +210,7 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
             connect_host, connect_port = proxy_parts.hostname or "", proxy_parts.port or 80
             proxy_authorization = _basic_authorization(proxy_parts.username, proxy_parts.password)
-        tls = self._ssl_context(verify, cert) if scheme == "https" else None
+        tls = self._network.ssl_context(verify, cert) if scheme == "https" else None
         tunnel = bool(proxy and tls)
         try:
             _, connection = await asyncio.wait_for(
@@ -237,30 +232,6 @@ class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         return connection
-
-    def _ssl_context(self, verify: Optional[Union[bool, str]], cert: Cert) -> ssl.SSLContext:
-        verify = self._verify if verify is None else verify
-        cert = cert or self._cert
-        context = self._ssl_contexts.get((verify, cert))
-        if context is None:
-            context = ssl.create_default_context(cafile=verify if isinstance(verify, str) else None)
-            if verify is False:
-                context.check_hostname = False
-                context.verify_mode = ssl.CERT_NONE
-            if cert:
-                certfile, keyfile = (cert, None) if isinstance(cert, str) else cert
-                context.load_cert_chain(certfile, keyfile)
-            self._ssl_contexts[(verify, cert)] = context
-        return context
-
-    def _proxy_for(self, scheme: str, host: str, proxies: Optional[Mapping[str, str]]) -> Optional[str]:
-        if proxies:
-            return proxies.get(scheme) or proxies.get("all")
-        if not self._proxies:
-            return None
-        if self._use_env and urllib.request.proxy_bypass(host):
-            return None
-        return self._proxies.get(scheme) or self._proxies.get("all")
 
 
 async def _open_tunnel(loop: asyncio.AbstractEventLoop, connection: HttpConnection, host: str, port: int,
