@@ -272,19 +272,18 @@ class RestApi:
         return groups, self._filter(filter_text)
 
     async def add_to_groups(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
-        groups, predicate = await self._bulk_groups(request)
-        for connection in list(hub.connections.values()):
-            if predicate is None or predicate(connection):
-                for group in groups:
-                    hub.join(connection, group)
-        return empty_response(200)
+        return await self._change_groups(request, hub, hub.join)
 
     async def remove_from_groups(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
+        return await self._change_groups(request, hub, hub.leave)
+
+    async def _change_groups(self, request: web.Request, hub: Hub,
+                             change: Callable[[Connection, str], None]) -> web.Response:
         groups, predicate = await self._bulk_groups(request)
         for connection in list(hub.connections.values()):
             if predicate is None or predicate(connection):
                 for group in groups:
-                    hub.leave(connection, group)
+                    change(connection, group)
         return empty_response(200)
 
     async def list_group_connections(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
