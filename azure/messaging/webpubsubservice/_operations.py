@@ -12,7 +12,7 @@ import json
 import time
 from dataclasses import dataclass
 from enum import Enum
-from typing import IO, Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union
+from typing import IO, Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast
 
 from azure.core.rest import HttpRequest
 
@@ -88,14 +88,12 @@ def encode_message(message: Message, content_type: Optional[str]) -> Tuple[Union
         raise ValueError("message is required: pass text, a dict/list (JSON), bytes or a file object")
     if isinstance(message, str):
         return message, content_type or "text/plain"
-    if isinstance(message, (bytes, bytearray, memoryview)):
-        return bytes(message), content_type or "application/octet-stream"
-    if isinstance(message, io.IOBase) or hasattr(message, "read"):
-        data = message.read()
-        return (data.encode("utf-8") if isinstance(data, str) else bytes(data)), content_type or "application/octet-stream"
+    if isinstance(message, (bytes, bytearray, memoryview, io.IOBase)) or hasattr(message, "read"):
+        content = cast(rest.Content, message)  # hasattr() does not narrow the union for type checkers
+        return rest._read(content), content_type or "application/octet-stream"  # pylint: disable=protected-access
     if isinstance(message, (dict, list)) or content_type is None or content_type.startswith("application/json"):
         try:
-            body = json.dumps(message, separators=(",", ":"), ensure_ascii=False)
+            body = _jwt.compact_json(message)
         except TypeError as error:
             raise TypeError(f"message of type {type(message).__name__} is not JSON serializable: {error}") from None
         return body.encode("utf-8"), content_type or "application/json"

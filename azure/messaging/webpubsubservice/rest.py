@@ -51,7 +51,7 @@ __all__ = [
 
 DEFAULT_API_VERSION = "2024-12-01"
 
-Content = Union[str, bytes, IO[str], IO[bytes]]
+Content = Union[str, bytes, bytearray, memoryview, IO[str], IO[bytes]]
 _Query = List[Tuple[str, Any]]
 PERMISSIONS = ("sendToGroup", "joinLeaveGroup")
 _DEFAULT_CONTENT_TYPES = {str: "text/plain", bytes: "application/octet-stream"}
