@@ -17,7 +17,7 @@ from typing import IO, Any, Callable, Dict, Generic, List, Mapping, Optional, Se
 from azure.core.rest import HttpRequest
 
 from . import _jwt, rest
-from ._endpoint import validate_hub, websocket_base
+from ._endpoint import websocket_base
 from ._errors import Response, raise_for_status
 
 T = TypeVar("T")
@@ -445,7 +445,7 @@ class _TokenShape:
 
     def __init__(self, target: Target, user_id: Optional[str], roles: Optional[Sequence[str]],
                  groups: Optional[Sequence[str]], client_protocol: str) -> None:
-        hub = validate_hub(target.hub_name())
+        hub = target.hub_name()  # checked when the client was built
         protocol = str(client_protocol or "Default").lower()
         if protocol not in _CLIENT_PATHS:
             raise ValueError(f"client_protocol must be 'Default', 'MQTT' or 'SocketIO', got {client_protocol!r}")
