@@ -23,7 +23,7 @@ from ._client_protocol import JsonProtocol, ProtocolViolation, SimpleProtocol
 from ._connection import PREDEFINED_PROTOCOLS, Connection
 from ._core import EmulatorCore
 from ._permissions import Permissions
-from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
+from ._rest_support import audience_matches, bearer_token, is_valid_group, repeated_parameter, request_base_url
 from ._upstream import ConnectResult, UpstreamConnection, UpstreamFailed, UpstreamRejected
 
 logger = logging.getLogger("webpubsub_emulator")
@@ -31,6 +31,9 @@ logger = logging.getLogger("webpubsub_emulator")
 MAX_FRAME_BYTES = 1024 * 1024
 RECONNECTION_TOKEN_SECONDS = 7 * 24 * 3600
 RECONNECTION_ISSUER = "https://webpubsub.azure.com"
+# Query parameters the endpoint reads as one value (lower-case); the client's own may repeat.
+_SINGLE_VALUED_QUERY = frozenset({"hub", "access_token", "webpubsub_mode", "group", "noecho", "awps_connection_id",
+                                  "awps_reconnection_token"})
 
 
 def _last(request: web.Request, name: str) -> Optional[str]:
@@ -139,8 +142,11 @@ class ClientEndpoint:
         hub_name = self._hub_name(request)
         if hub_name is None:
             return _plain(404, "Not found.")
-        if not HUB_NAME_PATTERN.match(hub_name):
+        if not HUB_NAME_PATTERN.fullmatch(hub_name):
             return _plain(400, f"Invalid hub name '{hub_name}'.")
+        repeated = repeated_parameter(request, _SINGLE_VALUED_QUERY)
+        if repeated is not None:
+            return _plain(400, f"The query parameter '{repeated}' must not be repeated.")
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return _plain(400, "A WebSocket upgrade request is expected here.")
         offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
@@ -178,7 +184,6 @@ class ClientEndpoint:
 
     async def _open(self, request: web.Request, hub_name: str, handshake: "_Handshake", connection_id: str,
                     upstream_connection: UpstreamConnection) -> web.WebSocketResponse:
-        hub = self.core.hub(hub_name)
         connection = Connection(hub=hub_name, connection_id=connection_id, user_id=handshake.user_id,
                                 subprotocol=handshake.subprotocol, permissions=Permissions(handshake.roles),
                                 limits=self.core.limits, upstream=upstream_connection,
@@ -189,6 +194,7 @@ class ClientEndpoint:
                  "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.settings.access_key)
         ws = self._websocket(handshake.subprotocol)
         await ws.prepare(request)
+        hub = self.core.hub(hub_name)  # only now: an empty hub is forgotten, even during the await above
         hub.add(connection)
         for group in handshake.groups:
             hub.join(connection, group)

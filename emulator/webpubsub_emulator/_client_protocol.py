@@ -55,11 +55,19 @@ def _payload(message: Dict[str, Any]) -> Tuple[str, bytes]:
     if kind == JSON:
         if data is None:
             raise ProtocolViolation("JSON 'data' must not be null.")
-        return JSON, dumps(data).encode("utf-8")
+        try:
+            return JSON, dumps(data).encode("utf-8")
+        except RecursionError:  # parsed just below the recursion limit, re-encoded a few frames deeper
+            raise ProtocolViolation("'data' is nested too deeply.") from None
+        except ValueError:  # 1e400 parses to infinity; "\ud800" to a lone surrogate that UTF-8 cannot carry
+            raise ProtocolViolation("'data' holds a number or string that JSON text cannot carry.") from None
     if kind == TEXT:
         if not isinstance(data, str):
             raise ProtocolViolation("'data' must be a string when dataType is text.")
-        return TEXT, data.encode("utf-8")
+        try:
+            return TEXT, data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolViolation("'data' holds a lone surrogate, which is not text.") from None
     if kind == BINARY:
         if not isinstance(data, str):
             raise ProtocolViolation("'data' must be a base64 string when dataType is binary.")
@@ -67,7 +75,9 @@ def _payload(message: Dict[str, Any]) -> Tuple[str, bytes]:
             return BINARY, base64.b64decode(data, validate=True)
         except (binascii.Error, ValueError):
             raise ProtocolViolation("'data' is not valid base64.") from None
-    raise ProtocolViolation(f"Unsupported dataType {json.dumps(data_type)}.")
+    if isinstance(data_type, (dict, list)):  # never echo a structure back: it may be huge or deep
+        raise ProtocolViolation("'dataType' must be a string.")
+    raise ProtocolViolation(f"Unsupported dataType {json.dumps(data_type)[:100]}.")
 
 
 def _group_field(message: Dict[str, Any]) -> str:
@@ -165,7 +175,7 @@ class JsonProtocol:
         name = message.get("event")
         if not isinstance(name, str):
             raise ProtocolViolation("'event' must be a string.")
-        if not _EVENT_NAME.match(name):
+        if not _EVENT_NAME.fullmatch(name):
             raise _Rejected("BadRequest", f"Invalid event name '{name}'.")
         kind, data = _payload(message)
         try:

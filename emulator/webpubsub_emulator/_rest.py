@@ -17,14 +17,15 @@ from aiohttp import web
 from . import _jwt
 from ._connection import Connection
 from ._core import EmulatorCore
+from ._bounds import MAX_GROUPS_PER_BULK_REQUEST
 from ._filter import FilterError, compile_filter
 from ._hub import ConnectionPredicate, Hub
 from ._messages import BINARY, JSON, TEXT, OutboundMessage, strict_loads
 from ._permissions import PERMISSIONS, TooManyRules
-from ._rest_support import (RestError, authenticate_rest, bad_request, empty_response, error_response,
-                            excluded_ids, int_query, is_valid_group, json_response, optional_query,
-                            request_base_url, unauthorized_response, validate_group, validate_hub,
-                            validate_id)
+from ._rest_support import (REST_SINGLE_VALUED, RestError, authenticate_rest, bad_request, empty_response,
+                            error_response, excluded_ids, int_query, is_valid_group, json_response, no_operation,
+                            optional_query, parse_integer, repeated_parameter, request_base_url,
+                            unauthorized_response, validate_group, validate_hub, validate_id)
 
 DEFAULT_CLOSE_REASON = "Closed by REST API."
 MAX_PAGE_SIZE = 200
@@ -65,6 +66,8 @@ class RestApi:
         }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Route on the raw path. The HTTP layer has read the body already, so no handler waits on the
+        client: the hub looked up here cannot be forgotten while a handler uses it."""
         head = request.method == "HEAD"
         raw_path = request.raw_path.split("?", 1)[0]
         segments = raw_path.split("/")[2:]  # drop "" and "api"
@@ -73,25 +76,29 @@ class RestApi:
         if not authenticate_rest(request, self.core.access_keys):
             return unauthorized_response()
         try:
+            repeated = repeated_parameter(request, REST_SINGLE_VALUED)
+            if repeated is not None:
+                bad_request(f"The query parameter '{repeated}' must not be repeated.", repeated)
             if len(segments) < 3 or segments[0] != "hubs":
-                raise RestError(404, "Error.NotFound", f"No operation at '{raw_path}'.", "Request")
+                raise no_operation(raw_path)
             hub_name = validate_hub(unquote(segments[1]))
             rest = segments[2:]
             shape = tuple(part if index % 2 == 0 or part.startswith(":") else "{}"
                           for index, part in enumerate(rest))
             handler = self._routes.get((request.method, shape))
             if handler is None:
-                if any(key[1] == shape for key in self._routes):
+                allowed = sorted(method for method, known in self._routes if known == shape)
+                if allowed:
                     raise RestError(405, "Error.MethodNotAllowed", f"{request.method} is not supported at "
-                                    f"'{raw_path}'.", "Request")
-                raise RestError(404, "Error.NotFound", f"No operation at '{raw_path}'.", "Request")
+                                    f"'{raw_path}'.", "Request", headers={"Allow": ", ".join(allowed)})
+                raise no_operation(raw_path)
             args = [unquote(part) for index, part in enumerate(rest) if shape[index] == "{}"]
-            return await handler(request, self.core.hub(hub_name), args)
+            # Unknown hubs are not created: the lookup answers as an empty hub would (issue: every hub
+            # name sent once used to stay in memory for good).
+            hub = self.core.find_hub(hub_name) or Hub(hub_name)
+            return await handler(request, hub, args)
         except RestError as error:
             return error_response(error, head=head)
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(RestError(413, "Error.PayloadTooLarge", "The request body is too large.",
-                                            "Request"), head=head)
 
     # -- helpers --------------------------------------------------------------------------------
     @staticmethod
@@ -263,9 +270,13 @@ class RestApi:
         groups = next((value for key, value in body.items() if key.lower() == "groups"), None)
         if not isinstance(groups, list) or not groups:
             bad_request("'groups' must be a non-empty array of group names.", "groups")
+        if len(groups) > MAX_GROUPS_PER_BULK_REQUEST:
+            bad_request(f"'groups' holds {len(groups)} names; at most {MAX_GROUPS_PER_BULK_REQUEST} are allowed "
+                        "in one request.", "groups")
         for group in groups:
             if not is_valid_group(group):
-                bad_request(f"Invalid group name {json.dumps(group)} in 'groups'.", "groups")
+                shown = json.dumps(group[:100]) if isinstance(group, str) else f"of type {type(group).__name__}"
+                bad_request(f"Invalid group name {shown} in 'groups'.", "groups")
         filter_text = next((value for key, value in body.items() if key.lower() == "filter"), None)
         if filter_text is not None and not isinstance(filter_text, str):
             bad_request("'filter' must be a string.", "filter")
@@ -393,6 +404,7 @@ def _decode_continuation(token: str) -> int:
     except (binascii.Error, ValueError):
         bad_request("Invalid continuation token.", "continuationToken")
     prefix, _, number = text.partition(":")
-    if prefix != "awps-page" or not number.isdigit():
+    position = parse_integer(number)
+    if prefix != "awps-page" or position is None or position < 0:
         bad_request("Invalid continuation token.", "continuationToken")
-    return int(number)
+    return position

@@ -10,16 +10,17 @@ from typing import Any, Iterable, Mapping, Optional, Type, Union
 
 from aiohttp import web
 
+from ._bounds import DEFAULT_READ_TIMEOUT_SECONDS, MAX_REST_BODY_BYTES
 from ._client import ClientEndpoint
 from ._config import (DEFAULT_ACCESS_KEY, EmulatorSettings, EventHandlersArgument, add_event_handlers,
                       apply_config, load_config_file, validate_access_key)
 from ._connection import ConnectionLimits
 from ._core import EmulatorCore
+from ._http import HttpServer, Route
 from ._rest import RestApi
 
 logger = logging.getLogger("webpubsub_emulator")
 
-MAX_REST_BODY_BYTES = 1024 * 1024
 DEV_WARNING = ("WARNING: this is a local development/test emulator of Azure Web PubSub, not the service: "
                "no TLS, no persistence, a public default key. Do not expose it or use it in production.")
 
@@ -28,13 +29,17 @@ class Emulator:
     """A local Web PubSub service on loopback.
 
     `with Emulator() as emu:` runs it in its own thread and event loop; `async with Emulator() as emu:`
-    runs it in the current loop. `port=0` picks a free port.
+    runs it in the current loop. `port=0` picks a free port. `read_timeout`: seconds a client has to
+    send a request's head, and then its body, before the connection is dropped (see `_bounds`).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, access_key: str = DEFAULT_ACCESS_KEY,
                  hubs: Iterable[str] = (), event_handlers: Optional[EventHandlersArgument] = None,
                  anonymous_connect: bool = False, config: Union[str, Mapping[str, Any], None] = None,
-                 verbose: bool = False, limits: Optional[ConnectionLimits] = None) -> None:
+                 verbose: bool = False, limits: Optional[ConnectionLimits] = None,
+                 read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS) -> None:
+        if not read_timeout > 0:  # also refuses NaN
+            raise ValueError(f"read_timeout must be a positive number of seconds, got {read_timeout!r}")
         settings = EmulatorSettings(access_key=access_key, anonymous_connect=anonymous_connect)
         if config is not None:
             if isinstance(config, str):
@@ -55,10 +60,11 @@ class Emulator:
         self.host = host
         self.limits = limits or ConnectionLimits()
         self.verbose = verbose
+        self.read_timeout = read_timeout
         self._requested_port = port
         self._port: Optional[int] = None
         self._core: Optional[EmulatorCore] = None
-        self._runner: Optional[web.AppRunner] = None
+        self._runner: Optional[web.ServerRunner] = None
         self._thread: Optional[threading.Thread] = None
         self._thread_loop: Optional[asyncio.AbstractEventLoop] = None
 
@@ -95,14 +101,12 @@ class Emulator:
     # -- running in the current loop ------------------------------------------------------------
     async def start(self) -> None:
         core = EmulatorCore(self.settings, self.limits)
-        app = web.Application(client_max_size=MAX_REST_BODY_BYTES)
         rest = RestApi(core)
         clients = ClientEndpoint(core)
-        app.router.add_route("*", "/api/{tail:.*}", rest.handle)
-        app.router.add_route("GET", "/client", clients.handle)
-        app.router.add_route("GET", "/client/{tail:.*}", clients.handle)
-        runner = web.AppRunner(app, access_log=logger if self.verbose else None, handle_signals=False,
-                               shutdown_timeout=1.0)
+        server = HttpServer([Route("/api", rest.handle), Route("/client", clients.handle, frozenset({"GET"}))],
+                            read_timeout=self.read_timeout, max_body_bytes=MAX_REST_BODY_BYTES,
+                            access_log=logger if self.verbose else None)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)
