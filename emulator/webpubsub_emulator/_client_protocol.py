@@ -27,7 +27,7 @@ class ProtocolViolation(Exception):
 
     def __init__(self, reason: str, code: int = 1007) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason = _sendable(reason)
         self.code = code
 
 
@@ -37,7 +37,12 @@ class _Rejected(Exception):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
         self.name = name
-        self.message = message
+        self.message = _sendable(message)
+
+
+def _sendable(text: str) -> str:
+    """Messages quote what the client sent; a lone surrogate from a JSON escape cannot go out as UTF-8."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 def _uint64(value: Any, field: str) -> int:

@@ -11,14 +11,16 @@ every route and got a bare text 404 before authentication, and the errors aiohtt
   exceptions (500, logged). 405 answers carry `Allow`.
 * A request must arrive in time: its head within the read timeout of the connection opening (later
   heads on a kept-alive connection: aiohttp's keep-alive timeout, set to the same value), its body
-  within the read timeout of its head. The body is read here, before any handler runs, so handlers
-  never wait on a slow client and a too-large, undecodable or late body is answered in one place.
+  within the read timeout of its head. The body is read (and its Content-Encoding undone) here,
+  before any handler runs, so handlers never wait on a slow client and a too-large, undecodable or
+  late body is answered in one place.
   Upgraded WebSocket connections are not affected.
 """
 from __future__ import annotations
 
 import asyncio
 import logging
+import zlib
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, FrozenSet, Mapping, Optional, Sequence
 
@@ -37,6 +39,36 @@ _ERROR_CODES = {400: "Error.BadRequest", 404: "Error.NotFound", 405: "Error.Meth
                 408: "Error.RequestTimeout", 413: "Error.PayloadTooLarge", 415: "Error.UnsupportedMediaType",
                 417: "Error.ExpectationFailed", 500: "Error.InternalServerError", 501: "Error.NotImplemented",
                 504: "Error.Timeout"}
+
+# Content-Encoding -> zlib wbits. Decoding here rather than in aiohttp because aiohttp passes a truncated
+# gzip stream on as a shorter body, and decodes br/zstd only when optional packages happen to be installed.
+_ZLIB_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
+_BODY = "webpubsub_emulator.body"
+
+
+def request_body(request: web.Request) -> bytes:
+    """The request body, complete and decoded: the HTTP layer read it before calling the handler."""
+    body: bytes = request.get(_BODY, b"")
+    return body
+
+
+def _decode(body: bytes, encoding: str, max_bytes: int) -> bytes:
+    if encoding in ("", "identity"):
+        return body
+    wbits = _ZLIB_ENCODINGS.get(encoding)
+    if wbits is None:
+        raise _status_error(415, f"Content-Encoding '{encoding[:100]}' is not supported: send the body as is, "
+                                 "or compressed with gzip or deflate.")
+    decompressor = zlib.decompressobj(wbits)
+    try:
+        decoded = decompressor.decompress(body, max_bytes + 1)  # never more than one byte over the bound
+    except zlib.error:
+        raise _status_error(400, f"The request body is not valid {encoding} data.") from None
+    if len(decoded) > max_bytes:
+        raise RestError(413, "Error.PayloadTooLarge", "The request body is too large.", "Request")
+    if not decompressor.eof or decompressor.unused_data:
+        raise _status_error(400, f"The request body is not one complete {encoding} stream.")
+    return decoded
 
 
 @dataclass(frozen=True)
@@ -88,7 +120,7 @@ class _Protocol(web.RequestHandler):
 
     def log_exception(self, *args: Any, **kwargs: Any) -> None:
         # aiohttp reads what is left of a refused body before closing; a body we already refused as
-        # undecodable fails again there. That is the client's fault, already answered: no traceback.
+        # unreadable fails again there. That is the client's fault, already answered: no traceback.
         if isinstance(kwargs.get("exc_info"), web.RequestPayloadError):
             logger.debug("dropped a connection whose request body cannot be read")
             return
@@ -120,7 +152,8 @@ class HttpServer(web.Server):
         self.read_timeout = read_timeout
         self._routes = tuple(routes)
         self._max_body_bytes = max_body_bytes
-        self._protocol_options = {"keepalive_timeout": read_timeout, "access_log": access_log}
+        self._protocol_options = {"keepalive_timeout": read_timeout, "access_log": access_log,
+                                  "auto_decompress": False}
         super().__init__(self._handle, request_factory=self._make_web_request)
 
     def __call__(self) -> web.RequestHandler:
@@ -138,7 +171,9 @@ class HttpServer(web.Server):
         head = request.method == "HEAD"
         try:
             route = self._route(request)
-            await self._read_body(request)
+            if not await self._read_body(request):
+                return await self._answer_then_close(request, _status_error(
+                    408, f"The request body did not arrive within {self.read_timeout:g} seconds."))
             return await route.handler(request)
         except RestError as error:
             response = error_response(error, head=head)
@@ -158,18 +193,31 @@ class HttpServer(web.Server):
                 return route
         raise no_operation(path)
 
-    async def _read_body(self, request: web.Request) -> None:
-        """Read the whole body now (handlers then get it from aiohttp's cache)."""
+    async def _read_body(self, request: web.Request) -> bool:
+        """Read and decode the whole body now, for `request_body`; False if it is late."""
         if not request.body_exists:
-            return
+            return True
         try:
             if request.content.is_eof():
-                await request.read()  # already here: no timer needed
+                raw = await request.read()  # already here: no timer needed
             else:
-                await asyncio.wait_for(request.read(), self.read_timeout)
+                raw = await asyncio.wait_for(request.read(), self.read_timeout)
         except asyncio.TimeoutError:
-            raise _status_error(408, f"The request body did not arrive within {self.read_timeout:g} seconds.") from None
+            return False
         except web.HTTPRequestEntityTooLarge:
             raise RestError(413, "Error.PayloadTooLarge", "The request body is too large.", "Request") from None
-        except web.RequestPayloadError as error:  # e.g. a Content-Encoding the body does not have
+        except web.RequestPayloadError as error:  # e.g. a broken chunked encoding
             raise _status_error(400, f"The request body cannot be read: {_detail(error)}.") from None
+        encoding = request.headers.get("Content-Encoding", "").strip().lower()
+        request[_BODY] = _decode(raw, encoding, self._max_body_bytes)
+        return True
+
+    @staticmethod
+    async def _answer_then_close(request: web.Request, error: RestError) -> web.StreamResponse:
+        """Answer a client that stopped sending, then close at once: aiohttp would otherwise linger,
+        waiting for the rest of its body."""
+        response = error_response(error, head=request.method == "HEAD")
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
+        return response

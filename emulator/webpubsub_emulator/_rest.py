@@ -19,6 +19,7 @@ from ._connection import Connection
 from ._core import EmulatorCore
 from ._bounds import MAX_GROUPS_PER_BULK_REQUEST
 from ._filter import FilterError, compile_filter
+from ._http import request_body
 from ._hub import ConnectionPredicate, Hub
 from ._messages import BINARY, JSON, TEXT, OutboundMessage, strict_loads
 from ._permissions import PERMISSIONS, TooManyRules
@@ -112,12 +113,13 @@ class RestApi:
 
     async def _message(self, request: web.Request, group: Optional[str] = None) -> OutboundMessage:
         ttl = int_query(request, "messageTtlSeconds", 0, 300) or 0
-        kind = _CONTENT_KINDS.get(request.content_type.lower())
+        media_type = _media_type(request)
+        kind = _CONTENT_KINDS.get(media_type)
         if kind is None:
             raise RestError(415, "Error.UnsupportedMediaType",
-                            f"Unsupported content type '{request.content_type}': use text/plain, "
+                            f"Unsupported content type '{media_type[:100]}': use text/plain, "
                             "application/json or application/octet-stream.", "Content-Type")
-        body = await request.read()
+        body = request_body(request)
         if kind != BINARY:
             try:
                 text = body.decode("utf-8")
@@ -258,11 +260,11 @@ class RestApi:
         return empty_response(204)
 
     async def _bulk_groups(self, request: web.Request) -> Tuple[List[str], Optional[ConnectionPredicate]]:
-        if request.content_type.lower() != "application/json":
+        if _media_type(request) != "application/json":
             raise RestError(415, "Error.UnsupportedMediaType", "The request body must be application/json.",
                             "Content-Type")
         try:
-            body = strict_loads((await request.read()).decode("utf-8"))
+            body = strict_loads(request_body(request).decode("utf-8"))
         except ValueError:
             bad_request("The request body is not valid JSON.", "body")
         if not isinstance(body, dict):
@@ -379,6 +381,12 @@ class RestApi:
             claims["webpubsub.group"] = groups[0] if len(groups) == 1 else groups
         key = self.core.settings.access_key
         return json_response({"token": _jwt.encode(claims, key, kid=_jwt.key_id(key))})
+
+
+def _media_type(request: web.Request) -> str:
+    """The Content-Type as sent, without parameters. A missing or unparsable header is no media type
+    (aiohttp's `content_type` would report application/octet-stream for both)."""
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
 
 
 def _user_not_found(user: str) -> RestError:

@@ -200,7 +200,7 @@ def repeated_parameter(request: web.BaseRequest, single_valued: FrozenSet[str]) 
     compared case-insensitively as ASP.NET binds them. Taking one of the values silently (we took the
     last, ASP.NET binding takes the first) would hide the caller's bug; unknown parameters are ignored."""
     seen = set()
-    for name in request.query.keys():
+    for name, _value in request.query.items():  # keys() lists each name once (multidict 7)
         key = name.lower()
         if key in single_valued:
             if key in seen:
