@@ -8,6 +8,7 @@ import signal
 import sys
 from typing import Dict, List, NoReturn, Optional, Sequence
 
+from ._bounds import DEFAULT_READ_TIMEOUT_SECONDS
 from ._config import DEFAULT_ACCESS_KEY, ConfigError, parse_event_handler_flag
 from ._server import DEV_WARNING, Emulator
 
@@ -32,6 +33,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="event handler URL template for a hub, e.g. chat=http://127.0.0.1:7071/api/{event}")
     parser.add_argument("--anonymous", action="store_true", help="let clients connect without an access token")
     parser.add_argument("--config", metavar="FILE", help="JSON settings file (ours or Microsoft's appsettings.json)")
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help="drop a connection whose request head or body takes longer than this "
+                             f"(default {DEFAULT_READ_TIMEOUT_SECONDS:g}; WebSockets are not affected)")
     parser.add_argument("--verbose", action="store_true", help="log every connection and request")
     return parser
 
@@ -73,7 +77,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             handlers.setdefault(hub, []).append(url)
         emulator = Emulator(host=args.host, port=args.port, access_key=args.access_key or DEFAULT_ACCESS_KEY,
                             hubs=args.hub, event_handlers=handlers, anonymous_connect=args.anonymous,
-                            config=args.config, verbose=args.verbose)
+                            config=args.config, verbose=args.verbose, read_timeout=args.read_timeout)
     except (ConfigError, ValueError) as error:
         return _fail(str(error))
     try:
