@@ -44,6 +44,7 @@ _ERROR_CODES = {400: "Error.BadRequest", 404: "Error.NotFound", 405: "Error.Meth
 # gzip stream on as a shorter body, and decodes br/zstd only when optional packages happen to be installed.
 _ZLIB_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _BODY = "webpubsub_emulator.body"
+_SINGLE_HEADERS = ("Content-Type", "Content-Encoding")
 
 
 def request_body(request: web.Request) -> bytes:
@@ -171,6 +172,9 @@ class HttpServer(web.Server):
         head = request.method == "HEAD"
         try:
             route = self._route(request)
+            for name in _SINGLE_HEADERS:  # aiohttp refuses these duplicates itself only since 3.10
+                if len(request.headers.getall(name, ())) > 1:
+                    raise _status_error(400, f"The request is not valid HTTP: Duplicate '{name}' header found.")
             if not await self._read_body(request):
                 return await self._answer_then_close(request, _status_error(
                     408, f"The request body did not arrive within {self.read_timeout:g} seconds."))
