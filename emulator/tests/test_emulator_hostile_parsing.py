@@ -189,4 +189,4 @@ async def test_default_port_may_be_left_out_of_the_audience(emu: Emulator) -> No
     from webpubsub_emulator._rest_support import audience_matches
     assert audience_matches("http://LOCALHOST/api/hubs/chat/:send", ["http://localhost:80/api/hubs/chat/:send"])
     assert not audience_matches("http://localhost:8080/api/hubs/chat/:send", ["http://localhost/api/hubs/chat/:send"])
-    assert not audience_matches("http://[::1/x", ["http://[::1/x"])  # unparsable: never a match
+    assert not audience_matches("http://[::1/x", ["http://[::1]/x"])  # unparsable: matches nothing else

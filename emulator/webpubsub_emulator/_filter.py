@@ -60,10 +60,9 @@ def _compile_text(text: str) -> Tuple[FilterPredicate, int]:
     if len(text) > MAX_FILTER_LENGTH:
         raise FilterError(_abbreviated(text), f"The filter is {len(text)} characters long; at most "
                                               f"{MAX_FILTER_LENGTH} are allowed.")
-    tokens = _tokenize(text)
+    tokens = _tokenize(text, MAX_FILTER_TOKENS)
     if len(tokens) - 1 > MAX_FILTER_TOKENS:  # the END marker is not a token of the text
-        raise FilterError(_abbreviated(text), f"The filter has {len(tokens) - 1} tokens; at most "
-                                              f"{MAX_FILTER_TOKENS} are allowed.")
+        raise FilterError(_abbreviated(text), f"The filter has more than {MAX_FILTER_TOKENS} tokens.")
     try:
         tree = _Parser(text, tokens).parse()
         predicate = _Compiler(text).compile_predicate(tree)

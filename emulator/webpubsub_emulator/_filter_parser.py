@@ -54,11 +54,12 @@ def _is_word_character(character: str) -> bool:
     return character.isalnum() or character == "_"
 
 
-def _tokenize(text: str) -> List[_Token]:
+def _tokenize(text: str, max_tokens: Optional[int] = None) -> List[_Token]:
+    """The tokens and an END marker; past `max_tokens` it stops early (the caller refuses the filter)."""
     tokens: List[_Token] = []
     position = 0
     length = len(text)
-    while position < length:
+    while position < length and (max_tokens is None or len(tokens) <= max_tokens):
         character = text[position]
         if character.isspace():
             position += 1

@@ -120,6 +120,8 @@ def audience_matches(audience: Any, candidates: List[str]) -> bool:
     without a query matches whatever query the request has; one with a query must match it."""
     if not isinstance(audience, str):
         return False
+    if audience in candidates:  # what SDKs sign: the URL exactly as sent
+        return True
     wanted = _canonical_url(audience)
     if wanted is None:
         return False
