@@ -66,7 +66,7 @@ def _decode(body: bytes, encoding: str, max_bytes: int) -> bytes:
     except zlib.error:
         raise _status_error(400, f"The request body is not valid {encoding} data.") from None
     if len(decoded) > max_bytes:
-        raise RestError(413, "Error.PayloadTooLarge", "The request body is too large.", "Request")
+        raise _status_error(413, "The request body is too large.")
     if not decompressor.eof or decompressor.unused_data:
         raise _status_error(400, f"The request body is not one complete {encoding} stream.")
     return decoded
@@ -209,7 +209,7 @@ class HttpServer(web.Server):
         except asyncio.TimeoutError:
             return False
         except web.HTTPRequestEntityTooLarge:
-            raise RestError(413, "Error.PayloadTooLarge", "The request body is too large.", "Request") from None
+            raise _status_error(413, "The request body is too large.") from None
         except web.RequestPayloadError as error:  # e.g. a broken chunked encoding
             raise _status_error(400, f"The request body cannot be read: {_detail(error)}.") from None
         encoding = request.headers.get("Content-Encoding", "").strip().lower()
