@@ -3,7 +3,7 @@
 `protos/webpubsub.proto` is the schema, written from the protocol reference. protoc compiles it into
 `protos/webpubsub.binpb`, a serialized `FileDescriptorSet` checked in beside it; at import time this module
 loads that descriptor into a private `DescriptorPool` and lets `message_factory` make the classes. A test
-(tests/test_emulator_protobuf_schema.py) recompiles the `.proto` with grpcio-tools and checks the result
+(emulator/tests/test_emulator_protobuf_wire.py) recompiles the `.proto` with grpcio-tools and checks the result
 is byte-for-byte the checked-in descriptor. After editing the `.proto`, regenerate the descriptor from
 the `emulator` folder with grpcio-tools (a dev dependency):
 
