@@ -247,3 +247,23 @@ async def test_connect_handler_may_pick_protobuf_over_json(app: FakeApp, emu: Em
     finally:
         await ws.close()
         await session.close()
+
+
+# -- the strict switch: dataType protobuf from JSON clients as Microsoft's emulator treats it -------------------
+async def test_strict_json_data_types_close_a_json_client_that_sends_protobuf_data() -> None:
+    async with Emulator(strict_json_data_types=True) as emulator:
+        client = await connect(emulator, roles=[SEND])
+        await client.send({"type": "sendToGroup", "group": "G", "dataType": "protobuf", "data": ANY_BASE64})
+        disconnected = await client.receive_json()
+        assert (disconnected["event"], disconnected["message"]) == ("disconnected", 'Unsupported dataType "protobuf".')
+        assert (await client.receive()).data == 1007
+        protobuf_client = await connect_protobuf(emulator, roles=[SEND])  # protobuf clients are not affected
+        assert await protobuf_client.request_ack(send_to_group("G", protobuf_data(), 1)) == ack(1)
+        await gather_close(client, protobuf_client)
+
+
+def test_strict_json_data_types_is_a_command_line_flag() -> None:
+    from webpubsub_emulator._cli import _parser
+
+    assert _parser().parse_args(["--strict-json-data-types"]).strict_json_data_types
+    assert not _parser().parse_args([]).strict_json_data_types

@@ -22,6 +22,8 @@ from ._config import HUB_NAME_PATTERN
 from ._client_protocol import ClientRequests, ProtocolViolation, SimpleProtocol
 from ._connection import Connection
 from ._core import EmulatorCore
+from ._hub import Hub
+from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
 from ._permissions import Permissions
 from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
 from ._subprotocols import PREDEFINED_PROTOCOLS
@@ -199,12 +201,19 @@ class ClientEndpoint:
         self.core.upstream.connected(upstream_connection)
         handler: Union[ClientRequests, SimpleProtocol]
         if isinstance(connection.wire, RequestFormat):
-            handler = ClientRequests(hub, connection, self.core.upstream, connection.wire)
+            handler = self._requests(hub, connection)
         else:
             handler = SimpleProtocol(hub, connection, self.core.upstream, publish_group=handshake.publish_group,
                                      no_echo=handshake.no_echo)
         await self._serve(ws, connection, handler)
         return ws
+
+    def _requests(self, hub: Hub, connection: Connection) -> ClientRequests:
+        wire = connection.wire
+        assert isinstance(wire, RequestFormat)  # a subprotocol connection
+        if wire is JSON_FORMAT and self.core.settings.strict_json_data_types:
+            wire = STRICT_JSON_FORMAT  # decodes strictly; renders the same frames as JSON_FORMAT
+        return ClientRequests(hub, connection, self.core.upstream, wire)
 
     @staticmethod
     def _websocket(subprotocol: Optional[str]) -> web.WebSocketResponse:
@@ -255,8 +264,7 @@ class ClientEndpoint:
         await ws.prepare(request)
         connection.attach(ws, request.transport)
         logger.info("connection %s recovered", connection_id)
-        assert isinstance(connection.wire, RequestFormat)  # only reliable subprotocol sessions recover
-        await self._serve(ws, connection, ClientRequests(hub, connection, self.core.upstream, connection.wire))
+        await self._serve(ws, connection, self._requests(hub, connection))
         return ws
 
     async def _serve(self, ws: web.WebSocketResponse, connection: Connection,

@@ -31,7 +31,7 @@ def _base64(data: Any, data_type: str) -> bytes:
         raise ProtocolViolation("'data' is not valid base64.") from None
 
 
-def _payload(message: Dict[str, Any]) -> Tuple[str, bytes]:
+def _payload(message: Dict[str, Any], accept_protobuf: bool) -> Tuple[str, bytes]:
     data_type = message.get("dataType")
     kind = JSON if data_type is None else data_type.lower() if isinstance(data_type, str) else ""
     if "data" not in message:
@@ -47,7 +47,7 @@ def _payload(message: Dict[str, Any]) -> Tuple[str, bytes]:
         return TEXT, data.encode("utf-8")
     if kind == BINARY:
         return BINARY, _base64(data, kind)
-    if kind == PROTOBUF and ACCEPT_PROTOBUF_FROM_JSON_CLIENTS:
+    if kind == PROTOBUF and accept_protobuf:
         payload = _base64(data, kind)
         if not is_serialized_any(payload):
             raise ProtocolViolation("'data' is not a serialized google.protobuf.Any.")
@@ -66,6 +66,9 @@ class JsonFormat(RequestFormat):
     name = "json"
     binary_frames = False
     wrong_frame_reason = "Only text frames are accepted by JSON subprotocols."
+
+    def __init__(self, *, accept_protobuf_data: bool = ACCEPT_PROTOBUF_FROM_JSON_CLIENTS) -> None:
+        self.accept_protobuf_data = accept_protobuf_data
 
     # -- what the service sends ---------------------------------------------------------------------
     def data(self, message: OutboundMessage) -> str:
@@ -139,9 +142,9 @@ class JsonFormat(RequestFormat):
             return LeaveGroup(_string(message, "group"), ack_id)
         if kind == "event":
             event = _string(message, "event")
-            return SendEvent(event, *_payload(message), ack_id=ack_id)
+            return SendEvent(event, *_payload(message, self.accept_protobuf_data), ack_id=ack_id)
         group = _string(message, "group")
-        payload = _payload(message)
+        payload = _payload(message, self.accept_protobuf_data)
         no_echo = message.get("noEcho")
         if no_echo is not None and not isinstance(no_echo, bool):
             raise ProtocolViolation("'noEcho' must be a boolean.")
@@ -152,3 +155,5 @@ class JsonFormat(RequestFormat):
 
 
 JSON_FORMAT = JsonFormat()
+# Decodes like Microsoft's emulator (`dataType: "protobuf"` is an invalid message); renders as JSON_FORMAT.
+STRICT_JSON_FORMAT = JsonFormat(accept_protobuf_data=False)
