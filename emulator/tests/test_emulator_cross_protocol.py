@@ -262,7 +262,7 @@ async def test_strict_json_data_types_close_a_json_client_that_sends_protobuf_da
         await gather_close(client, protobuf_client)
 
 
-def test_strict_json_data_types_is_a_command_line_flag() -> None:
+async def test_strict_json_data_types_is_a_command_line_flag() -> None:
     from webpubsub_emulator._cli import _parser
 
     assert _parser().parse_args(["--strict-json-data-types"]).strict_json_data_types
