@@ -112,6 +112,14 @@ class Client:
         await self.send(message)
         return await self.receive_json()
 
+    async def close_code(self, timeout: float = WAIT) -> int:
+        """Skip frames until the close frame; its status code."""
+        while True:
+            message = await self.receive(timeout)
+            if message.type == aiohttp.WSMsgType.CLOSE:
+                code: int = message.data
+                return code
+
     async def nothing_within(self, seconds: float = 0.3) -> bool:
         try:
             message = await asyncio.wait_for(self.ws.receive(), seconds)

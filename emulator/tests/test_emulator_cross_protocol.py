@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import base64
 import json
-from typing import Any, AsyncIterator, Dict, Tuple, Union
+from typing import Any, Dict, Tuple, Union
 
 import aiohttp
 import pytest
-import pytest_asyncio
 from aiohttp import web
 from emulator_core_helpers import JSON_PROTOCOL, connect, open_socket, rest
 from protobuf_test_helpers import (EXAMPLE_ANY, EXAMPLE_ANY_BYTES, PROTOBUF_PROTOCOL, RELIABLE_PROTOBUF_PROTOCOL, ack,
                                    binary, connect_protobuf, event, gather_close, json_data, protobuf_data,
                                    send_to_group, text)
-from test_emulator_events import FakeApp, json_reply
+from test_emulator_events import FakeApp, app, emu, json_reply  # noqa: F401 (the fixtures)
 
 from webpubsub_emulator import Emulator
 
@@ -22,20 +21,6 @@ pytestmark = pytest.mark.asyncio
 
 SEND = "webpubsub.sendToGroup"
 ANY_BASE64 = base64.b64encode(EXAMPLE_ANY_BYTES).decode()
-
-
-@pytest_asyncio.fixture
-async def app() -> AsyncIterator[FakeApp]:
-    fake = FakeApp()
-    await fake.start()
-    yield fake
-    await fake.stop()
-
-
-@pytest_asyncio.fixture
-async def emu(app: FakeApp) -> AsyncIterator[Emulator]:
-    async with Emulator(event_handlers={"chat": app.url}) as emulator:
-        yield emulator
 
 
 # -- a protobuf client publishes ------------------------------------------------------------------------------

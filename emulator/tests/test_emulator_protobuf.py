@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator, List
+from typing import AsyncIterator
 
 import aiohttp
 import pytest
 import pytest_asyncio
-from emulator_core_helpers import WAIT, client_token, hub_connections, rest, wait_until
+from emulator_core_helpers import client_token, hub_connections, rest, wait_until
 from protobuf_test_helpers import (PING, PROTOBUF_PROTOCOL, RELIABLE_PROTOBUF_PROTOCOL, ProtobufClient, ack, binary,
                                    connect_protobuf, event, gather_close, join, json_data, leave, protobuf_data,
                                    send_to_group, sequence_ack, text)
+from test_emulator_reliable import drop
+from test_emulator_reliable import recover as recover_session
 
 from webpubsub_emulator import ConnectionLimits, Emulator
 
@@ -194,16 +196,9 @@ async def test_sequence_ack_on_the_plain_protocol_is_ignored(emu: Emulator) -> N
 # -- reliable: sequence ids and recovery ----------------------------------------------------------------------
 async def recover(emu: Emulator, connection_id: str, token: str,
                   protocol: str = RELIABLE_PROTOBUF_PROTOCOL) -> ProtobufClient:
-    session = aiohttp.ClientSession()
-    url = f"{emu.endpoint}/client/hubs/chat?awps_connection_id={connection_id}&awps_reconnection_token={token}"
-    ws = await asyncio.wait_for(session.ws_connect(url, protocols=[protocol]), WAIT)
-    return ProtobufClient(session, ws)
-
-
-async def drop(client: ProtobufClient) -> None:
-    """Leave without a normal close (code 1000 would end the session for good)."""
-    await client.ws.close(code=4000)
-    await client.session.close()
+    client = await recover_session(emu, connection_id, token, protocol, ProtobufClient)
+    assert isinstance(client, ProtobufClient)
+    return client
 
 
 async def test_data_messages_carry_increasing_sequence_ids_but_acks_do_not(emu: Emulator) -> None:
@@ -261,11 +256,7 @@ async def test_reliable_buffer_overflow_closes_with_1008(emu: Emulator) -> None:
     client = await connect_protobuf(emu, protocol=RELIABLE_PROTOBUF_PROTOCOL)
     for index in range(21):
         await send_text_to_all(emu, str(index))
-    while True:
-        frame = await client.receive()
-        if frame.type == aiohttp.WSMsgType.CLOSE:
-            break
-    assert frame.data == 1008
+    assert await client.close_code() == 1008
     await client.close()
     await wait_until(lambda: not hub_connections(emu))
 
@@ -311,10 +302,7 @@ async def test_a_text_frame_gets_disconnected_then_1003(emu: Emulator) -> None:
 async def test_a_frame_over_one_mebibyte_is_closed_with_1009(emu: Emulator) -> None:
     client = await connect_protobuf(emu, roles=[SEND])
     await client.send_message(send_to_group("g", binary(b"x" * (1024 * 1024))))
-    frames: List[aiohttp.WSMessage] = []
-    while not frames or frames[-1].type != aiohttp.WSMsgType.CLOSE:
-        frames.append(await client.receive())
-    assert frames[-1].data == 1009
+    assert await client.close_code() == 1009
     await client.close()
     await wait_until(lambda: not hub_connections(emu))
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 TEXT = "text"
 JSON = "json"
 BINARY = "binary"
-PROTOBUF = "protobuf"  # a serialized google.protobuf.Any, from a protobuf client (or a JSON client, see _choices)
+PROTOBUF = "protobuf"  # a serialized google.protobuf.Any, from a protobuf client (or a JSON client, see _protocol_choices)
 
 Frame = Union[str, bytes]
 
