@@ -307,6 +307,19 @@ async def test_a_frame_over_one_mebibyte_is_closed_with_1009(emu: Emulator) -> N
     await wait_until(lambda: not hub_connections(emu))
 
 
+@pytest.mark.parametrize("frame", [
+    bytes.fromhex("3202 1001"),  # join with an ack id and no group
+    bytes.fromhex("3204 0805 1001"),  # join whose group is a varint: skipped, so no group
+    bytes.fromhex("2a08 1204 0a02 6869 1801"),  # event with data and an ack id but no name
+], ids=["join without group", "group of the wrong wire type", "event without name"])
+async def test_a_missing_name_reads_as_empty_and_gets_a_bad_request_ack(emu: Emulator, frame: bytes) -> None:
+    client = await connect_protobuf(emu, roles=[JOIN])
+    await client.ws.send_bytes(frame)
+    assert (await client.receive_case("ack_message")).error.name == "BadRequest"
+    assert await client.pong()
+    await client.close()
+
+
 async def test_a_refused_request_does_not_disturb_the_next_one(emu: Emulator) -> None:
     client = await connect_protobuf(emu, roles=[JOIN])
     assert await client.request_ack(join("", 1)) == ack(1, "BadRequest")

@@ -129,6 +129,7 @@ def test_json_clients_see_protobuf_data_as_base64_of_the_serialized_any() -> Non
     (b"\xff", "Error reading protobuf."),
     (hex_bytes("32 09 0a 05"), "Error reading protobuf."),  # cut off inside the join message
     (hex_bytes("32 03 0a 01 ff"), "Error reading protobuf."),  # group is not UTF-8
+    (b"\x0b" * 10_000, "Error reading protobuf."),  # unknown groups nested 10,000 deep
     (b"", "Unsupported request message type."),
     (hex_bytes("1a 00"), "Unsupported request message type."),  # field 3: no request has it
     (hex_bytes("30 01"), "Unsupported request message type."),  # join as a varint: skipped as unknown
@@ -139,7 +140,7 @@ def test_json_clients_see_protobuf_data_as_base64_of_the_serialized_any() -> Non
     (send_to_group("g", json_data("{not json")).SerializeToString(), "'json_data' is not valid JSON."),
     (send_to_group("g", json_data("null")).SerializeToString(), "'json_data' must not be null."),
     (hex_bytes("0a 0d 0a 01 67 1a 04 0a 02 68 69 3a 02 0a 00"), "Streaming requests are not supported."),
-], ids=["garbage", "cut off", "bad utf-8", "empty", "unknown case", "wrong wire type", "no data", "empty data",
+], ids=["garbage", "cut off", "bad utf-8", "deep nesting", "empty", "unknown case", "wrong wire type", "no data", "empty data",
         "bad json", "json null", "stream"])
 def test_malformed_frames_are_protocol_violations_with_1007(frame: bytes, reason: str) -> None:
     with pytest.raises(ProtocolViolation) as raised:
