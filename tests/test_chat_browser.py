@@ -26,7 +26,8 @@ import pytest
 
 pytest.importorskip("webpubsub_emulator")
 
-from playwright.sync_api import Browser, BrowserContext, Page, Route, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser, BrowserContext, ConsoleMessage, Response, Route, expect, sync_playwright)
 
 from azure.messaging.webpubsubservice import WebPubSubServiceClient  # noqa: E402
 
@@ -40,7 +41,8 @@ WAIT_MS = 15_000  # upper bound for anything a test waits for in the browser
 INSTALL_SECONDS = 900
 DESKTOP = {"width": 1280, "height": 800}
 expect.set_options(timeout=WAIT_MS)
-PHONE = {"viewport": {"width": 390, "height": 844}, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
+PHONE_VIEWPORT = {"width": 390, "height": 844}
+PHONE = {"viewport": PHONE_VIEWPORT, "device_scale_factor": 2, "is_mobile": True, "has_touch": True}
 
 
 def load_chat_sample() -> ModuleType:
@@ -107,14 +109,20 @@ class Person:
         self.context = context
         self.problems: List[str] = []
         self.page = context.new_page()
-        self.page.on("console", lambda message: message.type == "error" and self.problems.append(
-            f"console error: {message.text}"))
+        self.page.on("console", self._on_console)
         self.page.on("pageerror", lambda error: self.problems.append(f"uncaught: {error}"))
         self.page.on("requestfailed", lambda request: self.problems.append(
             f"request failed: {request.url} {request.failure}"))
-        self.page.on("response", lambda response: response.status >= 400 and self.problems.append(
-            f"HTTP {response.status}: {response.url}"))
+        self.page.on("response", self._on_response)
         self.page.goto(url)
+
+    def _on_console(self, message: ConsoleMessage) -> None:
+        if message.type == "error":
+            self.problems.append(f"console error: {message.text}")
+
+    def _on_response(self, response: Response) -> None:
+        if response.status >= 400:
+            self.problems.append(f"HTTP {response.status}: {response.url}")
 
     def join(self, name: str) -> None:
         self.page.fill("#name", name)
@@ -154,7 +162,7 @@ def open_chat(browser: Browser, chat: Chat) -> Iterator[Callable[..., Person]]:
     for person in people:
         person.context.close()
     problems = [problem for person in people for problem in person.problems]
-    assert problems == [], "the page reported problems"
+    assert not problems, "the page reported problems:\n" + "\n".join(problems)
 
 
 def test_two_people_chat_both_ways_and_see_each_other_come_and_go(open_chat: Callable[..., Person]) -> None:
@@ -200,7 +208,7 @@ def test_the_phone_layout_has_no_horizontal_scroll(open_chat: Callable[..., Pers
     dave.join("dave")
     dave.say("Typing on a phone with a long link: https://example.invalid/" + "path/" * 40)
     expect(dave.messages().last).to_contain_text("Typing on a phone")
-    assert dave.page.evaluate("window.innerWidth") == PHONE["viewport"]["width"]  # the viewport meta works
+    assert dave.page.evaluate("window.innerWidth") == PHONE_VIEWPORT["width"]  # the viewport meta works
     assert dave.overflow("html") == 0
     assert dave.overflow("#messages") == 0
     dave.screenshot("chat-phone")
