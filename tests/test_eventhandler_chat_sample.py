@@ -64,6 +64,15 @@ def negotiate(chat_url: str, user: str) -> str:
     return url
 
 
+def chat_session() -> aiohttp.ClientSession:
+    return aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_SECONDS))
+
+
+def join(session: aiohttp.ClientSession, chat_url: str, user: str) -> Any:
+    """Open a chat connection as the page does: negotiate, then the JSON subprotocol."""
+    return session.ws_connect(negotiate(chat_url, user), protocols=[SUBPROTOCOL])
+
+
 async def next_server_data(socket: aiohttp.ClientWebSocketResponse) -> Dict[str, Any]:
     while True:
         message = json.loads((await socket.receive(timeout=WAIT_SECONDS)).data)
@@ -87,10 +96,10 @@ def test_negotiate_refuses_a_missing_or_overlong_name(chat_url: str) -> None:
 
 @pytest.mark.asyncio
 async def test_negotiate_then_chat_message_is_broadcast(chat_url: str) -> None:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_SECONDS)) as session:
-        async with session.ws_connect(negotiate(chat_url, "alice"), protocols=[SUBPROTOCOL]) as alice:
+    async with chat_session() as session:
+        async with join(session, chat_url, "alice") as alice:
             assert await next_server_data(alice) == {"system": "alice joined", "online": ["alice"]}
-            async with session.ws_connect(negotiate(chat_url, "bob"), protocols=[SUBPROTOCOL]) as bob:
+            async with join(session, chat_url, "bob") as bob:
                 assert await next_server_data(bob) == {"system": "bob joined", "online": ["alice", "bob"]}
                 assert await next_server_data(alice) == {"system": "bob joined", "online": ["alice", "bob"]}
                 await alice.send_json({"type": "event", "event": "chat", "dataType": "text", "data": "hello"})
@@ -101,20 +110,20 @@ async def test_negotiate_then_chat_message_is_broadcast(chat_url: str) -> None:
 
 @pytest.mark.asyncio
 async def test_a_second_tab_gets_the_online_list_without_a_join_or_leave_notice(chat_url: str) -> None:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_SECONDS)) as session:
-        async with session.ws_connect(negotiate(chat_url, "alice"), protocols=[SUBPROTOCOL]) as first_tab:
+    async with chat_session() as session:
+        async with join(session, chat_url, "alice") as first_tab:
             assert await next_server_data(first_tab) == {"system": "alice joined", "online": ["alice"]}
-            async with session.ws_connect(negotiate(chat_url, "alice"), protocols=[SUBPROTOCOL]) as second_tab:
+            async with join(session, chat_url, "alice") as second_tab:
                 assert await next_server_data(second_tab) == {"online": ["alice"]}
-            async with session.ws_connect(negotiate(chat_url, "bob"), protocols=[SUBPROTOCOL]):
+            async with join(session, chat_url, "bob"):
                 # The next thing the first tab hears is bob: the second tab came and went quietly.
                 assert await next_server_data(first_tab) == {"system": "bob joined", "online": ["alice", "bob"]}
 
 
 @pytest.mark.asyncio
 async def test_an_overlong_or_blank_message_is_not_broadcast(chat_url: str) -> None:
-    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WAIT_SECONDS)) as session:
-        async with session.ws_connect(negotiate(chat_url, "alice"), protocols=[SUBPROTOCOL]) as alice:
+    async with chat_session() as session:
+        async with join(session, chat_url, "alice") as alice:
             assert await next_server_data(alice) == {"system": "alice joined", "online": ["alice"]}
             for text in ["x" * 2001, "   ", "short"]:
                 await alice.send_json({"type": "event", "event": "chat", "dataType": "text", "data": text})
