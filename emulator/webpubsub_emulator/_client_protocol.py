@@ -10,6 +10,7 @@ from typing import Any, Dict, Optional, Tuple
 
 from ._connection import Connection
 from ._hub import Hub
+from ._limits import MAX_EVENT_NAME_LENGTH
 from ._messages import BINARY, JSON, PONG_FRAME, TEXT, OutboundMessage, ack_frame, dumps, strict_loads
 from ._permissions import JOIN_LEAVE, SEND
 from ._rest_support import is_valid_group
@@ -17,7 +18,7 @@ from ._upstream import Reply, Upstream, UpstreamFailed
 
 logger = logging.getLogger("webpubsub_emulator")
 
-_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+_EVENT_NAME = re.compile(rf"^[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_EVENT_NAME_LENGTH - 1}}}$")
 _CONTENT_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream"}
 _MAX_UINT64 = 2 ** 64 - 1
 
