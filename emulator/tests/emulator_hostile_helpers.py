@@ -76,11 +76,15 @@ def call(emu: Emulator, method: str, target: str, body: bytes = b"", headers: Se
 
 
 def assert_service_error(response: RawResponse, status: int, code: Optional[str] = None) -> Dict[str, Any]:
-    """The service's flat JSON error: matching `x-ms-error-code`, JSON content type, all five fields."""
+    """One of the service's two error bodies, with a matching `x-ms-error-code`: the flat error object
+    (application/json, five fields) or, for an invalid filter, ASP.NET's validation problem."""
     assert response.status == status, (response.status, response.body)
-    assert response.headers["Content-Type"] == "application/json; charset=utf-8"
     body: Dict[str, Any] = response.json()
-    assert set(body) == ERROR_FIELDS, body
+    if response.headers["Content-Type"] == "application/problem+json; charset=utf-8":
+        assert body["errors"] == {body["target"]: [body["message"]]}, body
+    else:
+        assert response.headers["Content-Type"] == "application/json; charset=utf-8"
+        assert set(body) == ERROR_FIELDS, body
     assert response.headers["x-ms-error-code"] == body["code"]
     if code is not None:
         assert body["code"] == code, body

@@ -9,8 +9,8 @@ Behaviour follows the REST reference (rest-api-semantics.md section 8). Choices 
 leave room, kept deliberately:
 
 * Keywords (``and or not eq ne gt ge lt le in true false null``) and function names are lower-case
-  only, as documented; a wrongly-cased one is rejected with a hint. Identifier names (``userId``,
-  ``connectionId``, ``groups``, ``protocol``) are case-insensitive.
+  only, as in OData; identifier names (``userId``, ``connectionId``, ``groups``, ``protocol``) are
+  case-insensitive. Syntax errors are the OData parser's, positions included (``_filter_parser``).
 * Static types are sets drawn from {string, int, bool, null, collection}. An expression is accepted
   only if every type it may have at runtime is acceptable where it is used, which is why
   ``not length(userId)`` (int-or-null) is rejected. When several types are unacceptable the message
@@ -18,10 +18,11 @@ leave room, kept deliberately:
   "Type 'null', expect 'bool'." for that example.
 * The items of an ``in`` list may be any single-valued expression (the restated grammar says
   ``value``), not only literals.
-* Comparisons do not chain: ``a eq b eq c`` needs parentheses.
+* Comparisons chain from the left, as in OData: ``a eq b eq c`` is ``(a eq b) eq c``.
 * Integer literals must fit in 64 bits. Lengths and offsets count Python code points.
 * Syntax errors quote the whole filter and give a 0-based character position; type errors quote
-  the offending sub-expression, as the service does for ``not length(userId)``.
+  the offending sub-expression, as the service does for ``not length(userId)``; so do names and
+  constructs that parse but are not supported (``Token 'foo' is not supported.``).
 """
 
 from __future__ import annotations
@@ -30,10 +31,10 @@ import threading
 from collections import OrderedDict
 from typing import Optional, Tuple
 
-from ._bounds import FILTER_CACHE_BYTES, MAX_FILTER_LENGTH, MAX_FILTER_TOKENS
+from ._limits import FILTER_CACHE_BYTES, MAX_FILTER_LENGTH, MAX_FILTER_TOKENS
 from ._filter_compiler import _Compiler
 from ._filter_language import MAX_NESTING_DEPTH, FilterError, FilterPredicate, FilterTarget
-from ._filter_parser import _Parser, _tokenize
+from ._filter_parser import TooManyTokens, _Parser, _tokenize
 
 __all__ = ["FilterError", "FilterPredicate", "FilterTarget", "MAX_FILTER_LENGTH", "MAX_FILTER_TOKENS",
            "MAX_NESTING_DEPTH", "compile_filter"]
@@ -60,19 +61,18 @@ def _compile_text(text: str) -> Tuple[FilterPredicate, int]:
     if len(text) > MAX_FILTER_LENGTH:
         raise FilterError(_abbreviated(text), f"The filter is {len(text)} characters long; at most "
                                               f"{MAX_FILTER_LENGTH} are allowed.")
-    tokens = _tokenize(text, MAX_FILTER_TOKENS)
-    if len(tokens) - 1 > MAX_FILTER_TOKENS:  # the END marker is not a token of the text
-        raise FilterError(_abbreviated(text), f"The filter has more than {MAX_FILTER_TOKENS} tokens.")
+    lexer = _tokenize(text, MAX_FILTER_TOKENS)
     try:
-        tree = _Parser(text, tokens).parse()
+        tree = _Parser(text, lexer).parse()
         predicate = _Compiler(text).compile_predicate(tree)
+    except TooManyTokens:
+        raise FilterError(_abbreviated(text), f"The filter has more than {MAX_FILTER_TOKENS} tokens.") from None
     except RecursionError:
         # The depth limit keeps recursion far below Python's limit; this only guards callers that
         # are themselves running on a nearly exhausted stack.
         raise FilterError(text, "The filter is nested too deeply.") from None
     # Measured: about 90 bytes of closures and nodes per token, plus the text kept as the cache key.
-    return predicate, len(text) + 128 * len(tokens)
-
+    return predicate, len(text) + 128 * lexer.tokens_read
 
 def _abbreviated(text: str) -> str:
     return text if len(text) <= 100 else text[:100] + "..."

@@ -22,14 +22,14 @@ import asyncio
 import logging
 import zlib
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, FrozenSet, Mapping, Optional, Sequence
+from typing import Any, Awaitable, Callable, FrozenSet, Optional, Sequence
 
 from aiohttp import web
 from aiohttp.abc import AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
-from ._rest_support import RestError, error_response, no_operation
+from ._service_errors import RestError, error_response, method_not_allowed, no_operation, payload_too_large
 
 logger = logging.getLogger("webpubsub_emulator")
 
@@ -66,7 +66,7 @@ def _decode(body: bytes, encoding: str, max_bytes: int) -> bytes:
     except zlib.error:
         raise _status_error(400, f"The request body is not valid {encoding} data.") from None
     if len(decoded) > max_bytes:
-        raise _status_error(413, "The request body is too large.")
+        raise payload_too_large(max_bytes)
     if not decompressor.eof or decompressor.unused_data:
         raise _status_error(400, f"The request body is not one complete {encoding} stream.")
     return decoded
@@ -84,9 +84,9 @@ class Route:
         return path == self.prefix or path.startswith(self.prefix + "/")
 
 
-def _status_error(status: int, message: str, headers: Optional[Mapping[str, str]] = None) -> RestError:
+def _status_error(status: int, message: str) -> RestError:
     code = _ERROR_CODES.get(status, "Error.BadRequest" if status < 500 else "Error.InternalServerError")
-    return RestError(status, code, message, "Request", headers=headers)
+    return RestError(status, code, message, "Request")
 
 
 def _detail(error: Optional[BaseException], message: Optional[str] = None) -> str:
@@ -192,8 +192,7 @@ class HttpServer(web.Server):
         for route in self._routes:
             if route.matches(path):
                 if route.methods is not None and request.method not in route.methods:
-                    allowed = ", ".join(sorted(route.methods))
-                    raise _status_error(405, f"{request.method} is not supported at '{path}'.", {"Allow": allowed})
+                    raise method_not_allowed(request.method, path, route.methods)
                 return route
         raise no_operation(path)
 
@@ -209,7 +208,7 @@ class HttpServer(web.Server):
         except asyncio.TimeoutError:
             return False
         except web.HTTPRequestEntityTooLarge:
-            raise _status_error(413, "The request body is too large.") from None
+            raise payload_too_large(self._max_body_bytes) from None
         except web.RequestPayloadError as error:  # e.g. a broken chunked encoding
             raise _status_error(400, f"The request body cannot be read: {_detail(error)}.") from None
         encoding = request.headers.get("Content-Encoding", "").strip().lower()

@@ -1,60 +1,30 @@
-"""REST plumbing: the service's error bodies, request authentication and parameter validation."""
+"""REST plumbing: request authentication and parameter validation (error answers: _service_errors)."""
 from __future__ import annotations
 
-import json
+import logging
 import re
-from typing import Any, Dict, FrozenSet, List, Mapping, NoReturn, Optional, Tuple
+from typing import Any, FrozenSet, List, Optional, Tuple
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from aiohttp import web
 
 from . import _jwt
 from ._config import HUB_NAME_PATTERN
+from ._limits import MAX_USER_ID_LENGTH, is_valid_group_name, is_valid_user_id
+from ._service_errors import (API_SUPPORTED_VERSIONS_HEADER, JSON_CONTENT_TYPE, SUPPORTED_API_VERSIONS,
+                              RestError, bad_request, base_headers, compact_json, error_response,
+                              invalid_client_type, invalid_group_name, invalid_hub_name, invalid_id,
+                              invalid_integer)
 
-SUPPORTED_API_VERSIONS = ("2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01", "2024-12-01")
-API_SUPPORTED_VERSIONS_HEADER = ", ".join(SUPPORTED_API_VERSIONS)
-# \Z, not $: `$` also matches before a trailing newline, which would let "chat\n" pass.
-_GROUP_PATTERN = re.compile(r"^(?!\s+\Z).{1,1024}\Z", re.DOTALL)
+__all__ = ["API_SUPPORTED_VERSIONS_HEADER", "SUPPORTED_API_VERSIONS", "RestError", "bad_request", "base_headers",
+           "error_response", "invalid_client_type"]
+
+logger = logging.getLogger("webpubsub_emulator")
+
 _INTEGER = re.compile(r"[+-]?[0-9]{1,10}")  # ASCII digits only: int() would also take "\u0665" (Arabic five)
 # The REST API's query parameters that are not arrays (`excluded`, `role` and `group` are), lower-cased.
 REST_SINGLE_VALUED = frozenset({"api-version", "filter", "messagettlseconds", "reason", "targetname", "maxpagesize",
                                 "top", "continuationtoken", "userid", "minutestoexpire", "clienttype"})
-
-
-class RestError(Exception):
-    def __init__(self, status: int, code: str, message: str, target: Optional[str] = None,
-                 headers: Optional[Mapping[str, str]] = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.target = target
-        self.headers = headers
-
-
-def no_operation(raw_path: str) -> RestError:
-    return RestError(404, "Error.NotFound", f"No operation at '{raw_path}'.", "Request")
-
-
-def bad_request(message: str, target: str = "Request") -> NoReturn:
-    raise RestError(400, "Error.BadRequest", message, target)
-
-
-def base_headers() -> Dict[str, str]:
-    return {"api-supported-versions": API_SUPPORTED_VERSIONS_HEADER}
-
-
-def error_response(error: RestError, *, head: bool) -> web.Response:
-    headers = base_headers()
-    if error.headers:
-        headers.update(error.headers)
-    headers["x-ms-error-code"] = error.code
-    headers["Content-Type"] = "application/json; charset=utf-8"
-    if head:
-        return web.Response(status=error.status, headers=headers)
-    body = {"code": error.code, "message": error.message, "target": error.target, "details": None,
-            "innererror": None}
-    return web.Response(status=error.status, headers=headers, body=json.dumps(body).encode("utf-8"))
 
 
 def unauthorized_response() -> web.Response:
@@ -67,8 +37,8 @@ def empty_response(status: int) -> web.Response:
 
 def json_response(value: Any, status: int = 200) -> web.Response:
     headers = base_headers()
-    headers["Content-Type"] = "application/json; charset=utf-8"
-    return web.Response(status=status, headers=headers, body=json.dumps(value).encode("utf-8"))
+    headers["Content-Type"] = JSON_CONTENT_TYPE
+    return web.Response(status=status, headers=headers, body=compact_json(value))
 
 
 # -- authentication ----------------------------------------------------------------------------------
@@ -136,10 +106,25 @@ def request_base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def authenticate_rest(request: web.Request, access_keys: List[str]) -> bool:
+ENTRA_AUDIENCES = ("https://webpubsub.azure.com", "https://webpubsub.azure.com/")  # scope .../.default
+
+
+def is_unvalidated_entra_token(token: str) -> bool:
+    """A current token for the Web PubSub resource audience, signature NOT checked (opt-in, local tests)."""
+    try:
+        claims = _jwt.decode_unverified(token)
+    except _jwt.TokenError as error:
+        logger.info("Entra ID token refused: %s", error)
+        return False
+    return claims.get("aud") in ENTRA_AUDIENCES
+
+
+def authenticate_rest(request: web.Request, access_keys: List[str], *, allow_entra: bool = False) -> bool:
     token = bearer_token(request)
     if token is None:
         return False
+    if allow_entra and is_unvalidated_entra_token(token):
+        return True
     try:
         claims = _jwt.decode(token, access_keys)
     except _jwt.TokenError:
@@ -149,15 +134,14 @@ def authenticate_rest(request: web.Request, access_keys: List[str]) -> bool:
 
 # -- validation --------------------------------------------------------------------------------------
 def validate_hub(hub: str) -> str:
-    if not HUB_NAME_PATTERN.fullmatch(hub):
-        bad_request(f"Invalid hub name '{hub}': it must start with a letter, contain only letters, digits, "
-                    "'_', '`', ',', '.', '[' or ']' and be at most 128 characters long.", "hub")
+    if not HUB_NAME_PATTERN.fullmatch(hub):  # not match(): `$` would let "chat\n" through
+        raise invalid_hub_name(hub)
     return hub
 
 
 def is_valid_group(group: Any) -> bool:
     # A lone surrogate (JSON "\ud800") would break every later frame that names the group.
-    return isinstance(group, str) and bool(_GROUP_PATTERN.match(group)) and _is_unicode_text(group)
+    return is_valid_group_name(group) and _is_unicode_text(group)
 
 
 def _is_unicode_text(text: str) -> bool:
@@ -168,16 +152,18 @@ def _is_unicode_text(text: str) -> bool:
     return True
 
 
-def validate_group(group: str, target: str = "group") -> str:
-    if not is_valid_group(group):
-        bad_request(f"Invalid group name '{group}': it must be 1-1024 characters long and not only "
-                    "whitespace.", target)
+def validate_group(group: Optional[str], target: str = "group") -> str:
+    """A group name from a path, query or body; a missing one (e.g. no `targetName`) is invalid too."""
+    if group is None or not is_valid_group(group):
+        raise invalid_group_name()
     return group
 
 
 def validate_id(value: str, target: str) -> str:
+    if target == "userId" and not is_valid_user_id(value):
+        raise invalid_id(target, MAX_USER_ID_LENGTH)
     if not value:
-        bad_request(f"'{target}' must not be empty.", target)
+        raise invalid_id(target, None)
     return value
 
 
@@ -192,8 +178,7 @@ def int_query(request: web.Request, name: str, minimum: int, maximum: int) -> Op
         return None
     value = parse_integer(raw)
     if value is None or not minimum <= value <= maximum:
-        bad_request(f"Invalid value '{raw}' for '{name}': expected an integer between {minimum} and "
-                    f"{maximum}.", name)
+        raise invalid_integer(name, raw, minimum, maximum)
     return value
 
 
