@@ -57,7 +57,8 @@ def install_js_sdks() -> None:
     if shutil.which("node") is None or shutil.which("npm") is None:
         pytest.skip("node and npm are needed for the official JS SDK tests (node 20+, npm)")
     version = subprocess.run(["node", "--version"], capture_output=True, text=True, timeout=30).stdout.strip()
-    if int(re.match(r"v?(\d+)", version or "v0").group(1)) < MIN_NODE_MAJOR:  # type: ignore[union-attr]
+    major = re.match(r"v(\d+)\.", version)
+    if major is None or int(major.group(1)) < MIN_NODE_MAJOR:
         pytest.skip(f"the official JS SDKs need node {MIN_NODE_MAJOR}+, this machine has {version}")
     if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == _lock_digest():
         return

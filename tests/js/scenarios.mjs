@@ -50,12 +50,13 @@ async function within(ms, what, promise) {
   }
 }
 
+/** `what` names the awaited thing in the timeout error; a function is asked only then, for the latest facts. */
 async function waitUntil(what, predicate, ms = WAIT_MS) {
   const deadline = Date.now() + ms;
   for (;;) {
     const value = await predicate();
     if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${typeof what === "function" ? what() : what}`);
     await sleep(20);
   }
 }
@@ -152,7 +153,7 @@ class Context {
       events,
       of: (name) => events.filter((event) => event.event === name),
       /** Waits for the `count`th event named `name` and returns all of them so far. */
-      waitFor: (name, count = 1) => waitUntil(`${count} '${name}' event(s); saw ${JSON.stringify(events)}`, () => {
+      waitFor: (name, count = 1) => waitUntil(() => `${count} '${name}' event(s); saw ${JSON.stringify(events)}`, () => {
         const found = handle.of(name);
         return found.length >= count ? found : null;
       }),
@@ -611,9 +612,9 @@ clientScenario("client_survives_a_dropped_socket", async (ctx, protocol) => {
 });
 
 clientScenario("client_keep_alive", async (ctx, protocol) => {
-  // Pings every 200 ms; with no pong (or any other frame) for 1.5 s the client would drop the socket.
-  const alice = await ctx.client({ protocol, options: { keepAliveIntervalInMs: 200, keepAliveTimeoutInMs: 1500, autoReconnect: false } });
-  await sleep(2500);
+  // Pings every 200 ms; with no pong (or any other frame) for 2 s the client would drop the socket.
+  const alice = await ctx.client({ protocol, options: { keepAliveIntervalInMs: 200, keepAliveTimeoutInMs: 2000, autoReconnect: false } });
+  await sleep(3500);
   return { events: alice.events.map((e) => e.event) };
 });
 
