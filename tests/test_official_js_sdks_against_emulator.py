@@ -160,8 +160,6 @@ def test_send_to_user_reaches_each_connection_of_the_user_and_send_to_connection
         "alice1": ["to alice"], "alice2": ["to alice", {"filtered": True}], "bob": [{"base64": "CQ=="}]}
 
 
-@pytest.mark.xfail(reason="issue #9: the service's OData error texts (with positions) are being added on branch "
-                          "i9-fidelity; remove this mark once that is merged", strict=False)
 def test_invalid_filter_is_refused_with_the_services_message(scenario: Scenario) -> None:
     refused = {"statusCode": 400, "message": INVALID_FILTER_MESSAGE}
     assert scenario("invalid_filter") == {"sendToAll": refused, "sendToUser": refused, "groupSendToAll": refused,
@@ -181,8 +179,6 @@ def test_group_membership_by_connection_user_filter_and_all_groups(scenario: Sce
                                                  "statusCode": 404, "code": "Warning.User.NotExisted"}
 
 
-@pytest.mark.xfail(reason="issue #9: the service's error codes are being added on branch i9-fidelity; remove this "
-                          "mark once that is merged", strict=False)
 def test_missing_connection_errors_carry_the_services_error_codes(scenario: Scenario) -> None:
     # Recorded from the service (reference: service-limits-and-errors 9.1); the JS SDK exposes them as RestError.code.
     assert scenario("group_membership")["addMissingConnection"]["code"] == "Error.Connection.NotExisted"
