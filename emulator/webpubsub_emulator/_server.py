@@ -15,6 +15,8 @@ from ._config import (DEFAULT_ACCESS_KEY, EmulatorSettings, EventHandlersArgumen
                       apply_config, load_config_file, validate_access_key)
 from ._connection import ConnectionLimits
 from ._core import EmulatorCore
+from ._mqtt_endpoint import MqttEndpoint
+from ._mqtt_rules import DEFAULT_OPTIONS, MqttOptions
 from ._rest import RestApi
 
 logger = logging.getLogger("webpubsub_emulator")
@@ -34,7 +36,8 @@ class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, access_key: str = DEFAULT_ACCESS_KEY,
                  hubs: Iterable[str] = (), event_handlers: Optional[EventHandlersArgument] = None,
                  anonymous_connect: bool = False, config: Union[str, Mapping[str, Any], None] = None,
-                 verbose: bool = False, limits: Optional[ConnectionLimits] = None) -> None:
+                 verbose: bool = False, limits: Optional[ConnectionLimits] = None,
+                 mqtt: MqttOptions = DEFAULT_OPTIONS) -> None:
         settings = EmulatorSettings(access_key=access_key, anonymous_connect=anonymous_connect)
         if config is not None:
             if isinstance(config, str):
@@ -54,6 +57,7 @@ class Emulator:
         self.settings = settings
         self.host = host
         self.limits = limits or ConnectionLimits()
+        self.mqtt_options = mqtt
         self.verbose = verbose
         self._requested_port = port
         self._port: Optional[int] = None
@@ -101,6 +105,7 @@ class Emulator:
         app.router.add_route("*", "/api/{tail:.*}", rest.handle)
         app.router.add_route("GET", "/client", clients.handle)
         app.router.add_route("GET", "/client/{tail:.*}", clients.handle)
+        app.router.add_route("GET", "/clients/mqtt/{tail:.*}", MqttEndpoint(core, self.mqtt_options).handle)
         runner = web.AppRunner(app, access_log=logger if self.verbose else None, handle_signals=False,
                                shutdown_timeout=1.0)
         await runner.setup()
