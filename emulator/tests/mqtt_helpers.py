@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import queue
-import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -49,7 +48,9 @@ def properties(packet_type: int, **values: Any) -> Properties:
 
 
 class Device:
-    """A paho client whose network loop runs in its own thread until the connection ends (no reconnects)."""
+    """A paho client whose network loop runs in paho's thread until the connection ends (no reconnects:
+    the loop is told to stop as soon as the connection is gone). paho's own thread must own the loop, since
+    its WebSocket writer is not safe to use from two threads at once."""
 
     def __init__(self, emu: Emulator, client_id: str, *, version: int = V5, hub: str = "chat",
                  token: Optional[str] = "default", headers: Optional[Dict[str, str]] = None,
@@ -70,15 +71,17 @@ class Device:
         self.connack: "queue.Queue[Tuple[Any, Any, Any]]" = queue.Queue()
         self.acks: Dict[int, "queue.Queue[Any]"] = {}
         self.disconnects: "queue.Queue[Tuple[Any, Any]]" = queue.Queue()
-        self._stop = threading.Event()
-        self._thread: Optional[threading.Thread] = None
         client = self.client
         client.on_connect = lambda c, u, flags, code, props: self.connack.put((code, flags, props))
         client.on_message = lambda c, u, message: self.messages.put(message)
         client.on_subscribe = lambda c, u, mid, codes, props: self._ack(mid, codes)
         client.on_unsubscribe = lambda c, u, mid, codes, props: self._ack(mid, codes)
         client.on_publish = lambda c, u, mid, code, props: self._ack(mid, code)
-        client.on_disconnect = lambda c, u, flags, code, props: self.disconnects.put((code, props))
+        client.on_disconnect = self._on_disconnect
+
+    def _on_disconnect(self, client: paho.Client, userdata: Any, flags: Any, code: Any, props: Any) -> None:
+        client.loop_stop()  # from paho's thread this only asks the loop to end, so it never reconnects
+        self.disconnects.put((code, props))
 
     def _ack(self, mid: int, value: Any) -> None:
         self.acks.setdefault(mid, queue.Queue()).put(value)
@@ -95,14 +98,8 @@ class Device:
         if self.version == V5:
             kwargs.update(clean_start=self.clean_start, properties=props)
         await asyncio.to_thread(self.client.connect, "127.0.0.1", self.emu.port, **kwargs)
-        self._thread = threading.Thread(target=self._loop, daemon=True)
-        self._thread.start()
+        self.client.loop_start()
         return await asyncio.to_thread(self.connack.get, True, WAIT)
-
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            if self.client.loop(timeout=0.05) != paho.MQTT_ERR_SUCCESS:
-                return
 
     async def subscribe(self, topic: str, qos: int = 0, props: Optional[Properties] = None, **options: Any) -> Any:
         if self.version == V5:
@@ -149,17 +146,13 @@ class Device:
 
     async def drop(self) -> None:
         """Lose the network connection without DISCONNECT (as a device losing power would)."""
-        self._stop.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, WAIT)
+        await asyncio.to_thread(self.client.loop_stop)
         sock = self.client.socket()
         if sock is not None:
             sock.close()
 
     async def close(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            await asyncio.to_thread(self._thread.join, WAIT)
+        await asyncio.to_thread(self.client.loop_stop)
         try:
             self.client.disconnect()
         except Exception:  # pylint: disable=broad-except
