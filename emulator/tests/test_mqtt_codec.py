@@ -182,7 +182,7 @@ def test_unsupported_protocols_are_named_with_their_level(name: str, level: int)
 
 
 def test_an_oversized_packet_is_refused_from_its_header_before_the_body_arrives() -> None:
-    reader = PacketReader(max_packet_size=100)
+    reader = PacketReader(max_packet_size=100, version=MQTT_311)
     with pytest.raises(PacketError) as refused:
         reader.feed(b"\x30" + encode_varint(1_000_000))
     assert refused.value.code == 0x95
@@ -193,6 +193,12 @@ def test_a_packet_at_the_limit_is_accepted() -> None:
     data = packet(0x30, s("a") + b"x" * 95)
     assert len(data) == 100
     assert PacketReader(100, MQTT_311).feed(data) == [Publish("a", b"x" * 95)]
+
+
+def test_a_stream_that_does_not_start_with_connect_is_refused_at_its_first_byte() -> None:
+    with pytest.raises(PacketError) as refused:
+        PacketReader(LIMIT).feed(b"G")  # e.g. someone speaking HTTP
+    assert refused.value.code == 0x82
 
 
 def test_an_incomplete_packet_waits_for_more_bytes() -> None:

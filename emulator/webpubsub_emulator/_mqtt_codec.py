@@ -174,6 +174,8 @@ class PacketReader:
     def _fixed_header(self) -> Optional[Tuple[int, int, int]]:
         """(first byte, offset of the body, body length), or None while the header is incomplete."""
         buffer = self._buffer
+        if buffer and self.version is None and buffer[0] >> 4 != CONNECT:
+            raise PacketError(PROTOCOL_ERROR, "The first packet must be CONNECT.")  # no need to wait for its body
         length = 0
         for index in range(1, 5):
             if index >= len(buffer):
