@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Dict, Optional, Tuple
+from typing import Optional, Tuple
 
 from ._messages import BINARY, JSON, TEXT
 
@@ -144,4 +144,3 @@ def has_wildcard(topic: str) -> bool:
 
 
 DEFAULT_OPTIONS = MqttOptions()
-CONNACK_PROPERTIES_V5: Dict[int, int] = {0x25: 0, 0x28: 0, 0x2A: 0, 0x27: MAX_PACKET_BYTES}
