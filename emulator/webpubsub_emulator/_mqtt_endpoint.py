@@ -20,7 +20,7 @@ from urllib.parse import unquote
 from aiohttp import WSMsgType, web
 
 from . import _jwt
-from ._client import _claim_list, _connect_body, _last, _plain
+from ._client import ClientEndpoint, _claim_list, _connect_body, _last, _plain
 from ._config import HUB_NAME_PATTERN
 from ._core import EmulatorCore
 from ._hub import Hub
@@ -79,20 +79,13 @@ class _Refused(Exception):
         return self.exact_code if self.exact_code is not None else refusal_code(version, self.code)
 
 
-class MqttEndpoint:
-    def __init__(self, core: EmulatorCore, options: MqttOptions = DEFAULT_OPTIONS) -> None:
-        self.core = core
-        self.options = options
+class MqttEndpoint(ClientEndpoint):
+    """Shares ``handle`` (each connection's task is known to the core, so shutdown can wait for it) with the
+    WebSocket client endpoint; everything after the route is MQTT's own."""
 
-    async def handle(self, request: web.Request) -> web.StreamResponse:
-        task = asyncio.current_task()
-        if task is not None:
-            self.core.sessions.add(task)
-        try:
-            return await self._handle(request)
-        finally:
-            if task is not None:
-                self.core.sessions.discard(task)
+    def __init__(self, core: EmulatorCore, options: MqttOptions = DEFAULT_OPTIONS) -> None:
+        super().__init__(core)
+        self.options = options
 
     # -- the WebSocket upgrade --------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -119,7 +112,7 @@ class MqttEndpoint:
             assert isinstance(connect, Connect)
             session = await self._accept(request, ws, hub_name, identity, connect)
             if session is not None:
-                await self._serve(ws, reader, session, packets[1:])
+                await self._serve_session(ws, reader, session, packets[1:])
         if not ws.closed:
             await ws.close()
         return ws
@@ -358,8 +351,8 @@ class MqttEndpoint:
         session.upstream.mqtt.physical_connection_id = physical_id
 
     # -- after CONNACK ----------------------------------------------------------------------------------
-    async def _serve(self, ws: web.WebSocketResponse, reader: PacketReader, session: MqttSession,
-                     early: List[Packet]) -> None:
+    async def _serve_session(self, ws: web.WebSocketResponse, reader: PacketReader, session: MqttSession,
+                             early: List[Packet]) -> None:
         broker = MqttBroker(self.core.hub(session.hub), session, self.core.upstream)
         ending = await self._read_packets(ws, reader, session, broker, early)
         if not session.is_attached_to(ws):
