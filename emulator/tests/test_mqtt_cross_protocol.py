@@ -11,6 +11,7 @@ import pytest_asyncio
 from emulator_core_helpers import connect, rest, wait_until
 from mqtt_helpers import V5, V311, VERSION_IDS, VERSIONS, Device, device, properties, raw_client
 from paho.mqtt.packettypes import PacketTypes
+from protobuf_test_helpers import EXAMPLE_ANY, EXAMPLE_ANY_BYTES, connect_protobuf, protobuf_data, send_to_group, text
 
 from webpubsub_emulator import Emulator
 from webpubsub_emulator._mqtt_codec import MQTT_311, Connect
@@ -240,3 +241,46 @@ async def test_an_offline_session_exists_for_rest_and_gets_messages_later(emu: E
     client = await device(emu, "dev1", version=V311, clean_start=False)
     assert (await client.message()).payload == b"later"
     await client.disconnect()
+
+
+# -- MQTT <-> protobuf clients --------------------------------------------------------------------------------
+@pytest.mark.parametrize("mime, payload, case", [
+    (None, b"\x00\x01", "binary_data"),
+    ("text/plain", b"hi", "text_data"),
+    ("application/json", b'{"a":1}', "json_data"),
+    ("application/x-protobuf", EXAMPLE_ANY_BYTES, "protobuf_data"),
+])
+async def test_mqtt_publishes_reach_protobuf_clients_in_the_matching_case(emu: Emulator, mime: "str | None",
+                                                                          payload: bytes, case: str) -> None:
+    listener = await connect_protobuf(emu, groups=["room1"])
+    client = await device(emu, "dev1")
+    props = properties(PacketTypes.PUBLISH, ContentType=mime) if mime else None
+    await client.publish("room1", payload, qos=1, props=props)
+    data = await listener.receive_data()
+    assert (data.group, data.data.WhichOneof("data")) == ("room1", case)
+    expected = {"binary_data": payload, "text_data": "hi", "json_data": '{"a":1}', "protobuf_data": EXAMPLE_ANY}
+    assert getattr(data.data, case) == expected[case]
+    await client.disconnect()
+    await listener.close()
+
+
+async def test_a_protobuf_payload_that_is_not_an_any_is_refused(emu: Emulator) -> None:
+    client = await device(emu, "dev1")
+    props = properties(PacketTypes.PUBLISH, ContentType="application/x-protobuf")
+    assert await client.publish("room1", b"\xff\xff", qos=1, props=props) == 0x99
+    await client.disconnect()
+
+
+@versions
+async def test_protobuf_client_publishes_reach_mqtt_subscribers(emu: Emulator, version: int) -> None:
+    client = await device(emu, "dev1", version=version)
+    await client.subscribe("room1", qos=1)
+    sender = await connect_protobuf(emu, roles=["webpubsub.sendToGroup"])
+    await sender.send_message(send_to_group("room1", protobuf_data()))
+    await sender.send_message(send_to_group("room1", text("hello")))
+    first, second = await client.message(), await client.message()
+    assert (first.payload, content_type(first)) == (EXAMPLE_ANY_BYTES,
+                                                    "application/x-protobuf" if version == V5 else None)
+    assert (second.payload, content_type(second)) == (b"hello", "text/plain" if version == V5 else None)
+    await client.disconnect()
+    await sender.close()

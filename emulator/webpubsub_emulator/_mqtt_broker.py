@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple, Union
 
 from ._client_protocol import _EVENT_NAME
 from ._hub import Hub
-from ._messages import BINARY, JSON, TEXT, strict_loads
+from ._messages import BINARY, JSON, PROTOBUF, TEXT, strict_loads
 from ._mqtt_codec import (MQTT_5, PUBACK, PUBCOMP, PUBREC, PUBREL, Ack, Auth, ConnAck, Connect, Disconnect, Packet,
                           PacketError, PingReq, PingResp, Publish, SubAck, Subscribe, Subscription, UnsubAck,
                           Unsubscribe, Will)
@@ -26,6 +26,7 @@ from ._mqtt_rules import (CONTENT_KINDS, EVENT_HEADER_PREFIX, NOT_AUTHORIZED, PA
                           has_wildcard, is_reply_or_server_topic, media_type, reply_topics, subscribe_failure)
 from ._mqtt_session import MqttMessage, MqttSession, SubscriptionOptions
 from ._permissions import JOIN_LEAVE, SEND
+from ._protobuf_schema import is_serialized_any
 from ._rest_support import is_valid_group
 from ._upstream import Upstream, UpstreamFailed
 
@@ -47,6 +48,8 @@ def message_from_publish(session: MqttSession, topic: str, payload: bytes, qos: 
                 strict_loads(text)
         except ValueError:  # UnicodeDecodeError included
             return PAYLOAD_FORMAT_INVALID, f"The payload is not valid {'JSON' if kind == JSON else 'UTF-8'}."
+    if kind == PROTOBUF and not is_serialized_any(payload):  # protobuf clients get it as a google.protobuf.Any
+        return PAYLOAD_FORMAT_INVALID, "The payload is not a serialized google.protobuf.Any."
     return MqttMessage(kind, payload, group=topic, from_user_id=session.user_id,
                        ttl_seconds=int(properties.get(MESSAGE_EXPIRY, 0)), qos=qos,
                        mqtt_properties={key: properties[key] for key in _FORWARDED if key in properties},

@@ -9,7 +9,8 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ._messages import BINARY, JSON, TEXT
+from ._messages import BINARY, JSON, PROTOBUF, TEXT
+from ._protocol_choices import PROTOBUF_CONTENT_TYPE
 
 MQTT_SUBPROTOCOLS = ("mqtt", "mqttv3.1")  # also accepted: no subprotocol at all (choice)
 MAX_PACKET_BYTES = 1024 * 1024  # the service's 1 MB inbound message limit, applied per MQTT packet
@@ -35,7 +36,7 @@ _CLIENT_ID_WITH_UNDERSCORE = re.compile(r"^[0-9A-Za-z_]{1,128}$")
 
 # Content types <-> Web PubSub data kinds (cross-protocol table); anything else and no content type = binary.
 CONTENT_KINDS = {"application/json": JSON, "text/plain": TEXT, "application/octet-stream": BINARY,
-                 "application/x-protobuf": "protobuf"}
+                 PROTOBUF_CONTENT_TYPE: PROTOBUF}
 KIND_CONTENT_TYPES = {kind: content_type for content_type, kind in CONTENT_KINDS.items()}
 
 # 5.0 reason codes used by the emulator.

@@ -91,7 +91,7 @@ class MqttSession(Connection):
         if self._ws is None:
             return
         data = encode(packet, self.version)
-        if not self._write_directly(None, data):
+        if not self._write_directly(data):
             self._enqueue(data, None, len(data))
 
     # -- delivery (fan-outs call this) -------------------------------------------------------------------
@@ -168,7 +168,7 @@ class MqttSession(Connection):
             if packet_id is not None:
                 self._inflight.pop(packet_id, None)
             return
-        if self._ws is not None and not self._write_directly(None, data):
+        if self._ws is not None and not self._write_directly(data):
             self._enqueue(data, None, len(data))
 
     def acknowledged(self, ack: Ack) -> None:

@@ -37,8 +37,9 @@ class Emulator:
                  hubs: Iterable[str] = (), event_handlers: Optional[EventHandlersArgument] = None,
                  anonymous_connect: bool = False, config: Union[str, Mapping[str, Any], None] = None,
                  verbose: bool = False, limits: Optional[ConnectionLimits] = None,
-                 mqtt: MqttOptions = DEFAULT_OPTIONS) -> None:
-        settings = EmulatorSettings(access_key=access_key, anonymous_connect=anonymous_connect)
+                 strict_json_data_types: bool = False, mqtt: MqttOptions = DEFAULT_OPTIONS) -> None:
+        settings = EmulatorSettings(access_key=access_key, anonymous_connect=anonymous_connect,
+                                    strict_json_data_types=strict_json_data_types)
         if config is not None:
             if isinstance(config, str):
                 load_config_file(config, settings)
