@@ -8,13 +8,14 @@ from typing import AsyncIterator
 import aiohttp
 import pytest
 import pytest_asyncio
-from emulator_core_helpers import rest, wait_until
+from emulator_core_helpers import client_token, rest, wait_until
 from mqtt_helpers import (V5, V311, VERSION_IDS, VERSIONS, Device, device, mqtt_token, properties, raw_client)
 from paho.mqtt.packettypes import PacketTypes
 
 from webpubsub_emulator import Emulator, MqttOptions
-from webpubsub_emulator._mqtt_codec import (MQTT_5, MQTT_311, PUBACK, Ack, ConnAck, Connect, Disconnect, Publish,
-                                            SubAck, Subscribe, Subscription, Will)
+from webpubsub_emulator._mqtt_codec import (MQTT_5, MQTT_311, PUBACK, Ack, ConnAck, Connect, Disconnect, PingReq,
+                                            PingResp, Publish, SubAck, Subscribe, Subscription, UnsubAck, Unsubscribe,
+                                            Will)
 
 pytestmark = pytest.mark.asyncio
 versions = pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
@@ -204,9 +205,9 @@ async def test_unsuback_reason_codes_in_5_0(emu: Emulator) -> None:
     await client.receive()
     await client.send(Subscribe(1, [Subscription("a")]))
     await client.receive()
-    await client.send(__import__("webpubsub_emulator._mqtt_codec", fromlist=["Unsubscribe"]).Unsubscribe(2, ["a", "b", "c/#"]))
+    await client.send(Unsubscribe(2, ["a", "b", "c/#"]))
     answer = await client.receive()
-    assert answer is not None and getattr(answer, "codes") == [0x00, 0x11, 0x8F]
+    assert isinstance(answer, UnsubAck) and answer.codes == [0x00, 0x11, 0x8F]
     await client.close()
 
 
@@ -395,7 +396,6 @@ async def test_a_second_connection_with_the_same_client_id_takes_the_session_ove
 
 async def test_an_mqtt_client_cannot_take_another_connections_id(emu: Emulator) -> None:
     async with aiohttp.ClientSession() as session:
-        from emulator_core_helpers import client_token
         ws = await session.ws_connect(f"{emu.endpoint}/client/hubs/chat?access_token={client_token(emu)}",
                                       protocols=["json.webpubsub.azure.v1"])
         connection_id = (await ws.receive_json())["connectionId"]
@@ -419,10 +419,14 @@ async def test_keep_alive_expiry_disconnects_with_the_services_reason(emu: Emula
 
 
 async def test_pings_keep_the_connection_alive(emu: Emulator) -> None:
-    client = await device(emu, "dev1", keepalive=1)
-    await asyncio.sleep(2.5)
-    await client.subscribe("room1")
-    await client.disconnect()
+    client = await raw_client(emu)
+    await client.send(Connect("dev1", keep_alive=1))
+    await client.receive()
+    for _ in range(5):  # 2.5 s in all, well past the 1.5 s the connection would last without them
+        await asyncio.sleep(0.5)
+        await client.send(PingReq())
+        assert await client.receive() == PingResp()
+    await client.close()
 
 
 # -- wills ----------------------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from typing import AsyncIterator
 import aiohttp
 import pytest
 import pytest_asyncio
-from emulator_core_helpers import connect, rest, wait_until
+from emulator_core_helpers import client_token, connect, rest, wait_until
 from mqtt_helpers import V5, V311, VERSION_IDS, VERSIONS, Device, device, properties, raw_client
 from paho.mqtt.packettypes import PacketTypes
 from protobuf_test_helpers import EXAMPLE_ANY, EXAMPLE_ANY_BYTES, connect_protobuf, protobuf_data, send_to_group, text
@@ -167,7 +167,6 @@ async def test_invalid_json_under_a_json_content_type_is_refused(emu: Emulator) 
 
 async def test_mqtt_publishes_reach_simple_clients_as_raw_frames(emu: Emulator) -> None:
     async with aiohttp.ClientSession() as session:
-        from emulator_core_helpers import client_token
         url = f"{emu.endpoint}/client/hubs/chat?access_token={client_token(emu, groups=['room1'])}"
         async with session.ws_connect(url) as simple:
             client = await device(emu, "dev1")

@@ -2,6 +2,7 @@
 nothing wrong is accepted, and the broker keeps serving everyone else."""
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 import pytest
@@ -164,7 +165,6 @@ async def test_a_client_that_vanishes_mid_packet_leaves_no_session(emu: Emulator
     await client.send_bytes(b"\x30\x20\x00\x05ro")  # half a PUBLISH
     await client.close()
     hub = emu.core.hub("chat")
-    import asyncio
     for _ in range(100):
         if "dev1" not in hub.connections:
             break
