@@ -11,21 +11,13 @@ from aiohttp import web
 from emulator_core_helpers import rest, wait_until
 from mqtt_helpers import V5, V311, VERSION_IDS, VERSIONS, Device, device, properties, raw_client
 from paho.mqtt.packettypes import PacketTypes
-from test_emulator_events import FakeApp, json_reply
+from test_emulator_events import FakeApp, app, json_reply  # noqa: F401 - app is the shared fixture
 
 from webpubsub_emulator import Emulator
 from webpubsub_emulator._mqtt_codec import ConnAck, Connect
 
 pytestmark = pytest.mark.asyncio
 versions = pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
-
-
-@pytest_asyncio.fixture
-async def app() -> AsyncIterator[FakeApp]:
-    fake = FakeApp()
-    await fake.start()
-    yield fake
-    await fake.stop()
 
 
 @pytest_asyncio.fixture
