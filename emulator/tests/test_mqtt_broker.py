@@ -489,3 +489,14 @@ async def test_receive_maximum_limits_messages_in_flight(emu: Emulator) -> None:
     second = await client.receive()
     assert isinstance(second, Publish) and second.payload == b"two"
     await client.close()
+
+
+async def test_mqtt_sessions_count_toward_the_connection_limit() -> None:
+    async with Emulator(max_connections=1) as emu:
+        client = await device(emu, "dev1")
+        async with aiohttp.ClientSession() as session:
+            with pytest.raises(aiohttp.WSServerHandshakeError) as refused:
+                await session.ws_connect(f"{emu.endpoint}/clients/mqtt/hubs/chat?access_token={mqtt_token(emu)}",
+                                         protocols=["mqtt"])
+        assert refused.value.status == 429
+        await client.disconnect()

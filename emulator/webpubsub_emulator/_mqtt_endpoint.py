@@ -20,7 +20,8 @@ from urllib.parse import unquote
 from aiohttp import WSMsgType, web
 
 from . import _jwt
-from ._client import ClientEndpoint, _claim_list, _connect_body, _last, _plain
+from . import _service_errors as errors
+from ._client import ClientEndpoint, _claim_list, _connect_body, _last, _plain, _Slot
 from ._config import HUB_NAME_PATTERN
 from ._core import EmulatorCore
 from ._hub import Hub
@@ -102,6 +103,17 @@ class MqttEndpoint(ClientEndpoint):
         identity = self._identity(request, hub_name)
         if isinstance(identity, web.Response):
             return identity
+        limit = self.core.settings.max_connections
+        if limit is not None and self.core.connection_count() >= limit:  # MQTT sessions count like any client
+            return _plain(errors.CONNECTION_LIMIT_STATUS, errors.CONNECTION_LIMIT_TEXT.format(limit=limit))
+        slot = _Slot(self.core)
+        try:
+            return await self._upgrade(request, hub_name, identity, slot)
+        finally:
+            slot.release()
+
+    async def _upgrade(self, request: web.Request, hub_name: str, identity: _Identity,
+                       slot: _Slot) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=MQTT_SUBPROTOCOLS, max_msg_size=MAX_PACKET_BYTES + 16,
                                    heartbeat=None, timeout=3.0, compress=False)
         await ws.prepare(request)
@@ -110,7 +122,8 @@ class MqttEndpoint(ClientEndpoint):
         if packets:
             connect = packets[0]
             assert isinstance(connect, Connect)
-            session = await self._accept(request, ws, hub_name, identity, connect)
+            session = await self._accept_connect(request, ws, hub_name, identity, connect)
+            slot.release()  # a session is counted in its hub from now on
             if session is not None:
                 await self._serve_session(ws, reader, session, packets[1:])
         if not ws.closed:
@@ -167,8 +180,8 @@ class MqttEndpoint(ClientEndpoint):
                 return packets
 
     # -- CONNECT ----------------------------------------------------------------------------------------
-    async def _accept(self, request: web.Request, ws: web.WebSocketResponse, hub_name: str, identity: _Identity,
-                      connect: Connect) -> Optional[MqttSession]:
+    async def _accept_connect(self, request: web.Request, ws: web.WebSocketResponse, hub_name: str,
+                              identity: _Identity, connect: Connect) -> Optional[MqttSession]:
         version = connect.protocol_level
         physical_id = uuid.uuid4().hex
         try:
