@@ -20,6 +20,8 @@ from ._connection import ConnectionLimits
 from ._core import EmulatorCore
 from ._http import HttpServer, Route
 from ._limits import DEFAULT_READ_TIMEOUT_SECONDS, MAX_REST_BODY_BYTES
+from ._mqtt_endpoint import MqttEndpoint
+from ._mqtt_rules import DEFAULT_OPTIONS, MqttOptions
 from ._rest import RestApi
 
 logger = logging.getLogger("webpubsub_emulator")
@@ -48,7 +50,7 @@ class Emulator:
                  max_connections: Optional[int] = None, keep_alive_interval: Optional[float] = None,
                  ping_timeout: Optional[float] = None, tls_cert: Optional[str] = None,
                  tls_key: Optional[str] = None, strict_json_data_types: bool = False,
-                 read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS) -> None:
+                 mqtt: MqttOptions = DEFAULT_OPTIONS, read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS) -> None:
         if not read_timeout > 0:  # also refuses NaN
             raise ValueError(f"read_timeout must be a positive number of seconds, got {read_timeout!r}")
         settings = EmulatorSettings(anonymous_connect=anonymous_connect,
@@ -94,6 +96,7 @@ class Emulator:
         self.settings = settings
         self.host = host
         self.limits = limits or ConnectionLimits()
+        self.mqtt_options = mqtt
         self.verbose = verbose
         self.read_timeout = read_timeout
         self._requested_port = port
@@ -166,8 +169,10 @@ class Emulator:
         core = EmulatorCore(self.settings, self.limits)
         rest = RestApi(core)
         clients = ClientEndpoint(core)
-        server = HttpServer([Route("/api", rest.handle), Route("/client", clients.handle, frozenset({"GET"}))],
-                            read_timeout=self.read_timeout, max_body_bytes=MAX_REST_BODY_BYTES,
+        get = frozenset({"GET"})
+        routes = [Route("/api", rest.handle), Route("/client", clients.handle, get),
+                  Route("/clients/mqtt", MqttEndpoint(core, self.mqtt_options).handle, get)]
+        server = HttpServer(routes, read_timeout=self.read_timeout, max_body_bytes=MAX_REST_BODY_BYTES,
                             access_log=logger if self.verbose else None)
         runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()

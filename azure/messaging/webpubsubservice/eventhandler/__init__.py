@@ -15,6 +15,9 @@ from ._models import (
     DisconnectedRequest,
     EventHandlerError,
     HandlerResponse,
+    MqttConnectProperties,
+    MqttDisconnected,
+    MqttDisconnectPacket,
     UserEventRequest,
     UserEventResponse,
 )
@@ -34,4 +37,7 @@ __all__ = [
     "ClientCertificate",
     "EventHandlerError",
     "HandlerResponse",
+    "MqttConnectProperties",
+    "MqttDisconnected",
+    "MqttDisconnectPacket",
 ]
