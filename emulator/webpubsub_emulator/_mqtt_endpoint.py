@@ -209,8 +209,9 @@ class MqttEndpoint(ClientEndpoint):
             connack[USER_PROPERTY] = result.mqtt_user_properties
         if self.core.shutting_down:
             return None
+        session, present = self._take_session(hub_name, client_id, connect)
+        # Only now: discarding an old session may have emptied the hub, and an empty hub is forgotten.
         hub = self.core.hub(hub_name)
-        session, present = self._take_session(hub, client_id, connect)
         if session is None:
             session = self._new_session(hub, client_id, identity, version, upstream, result)
         elif upstream.connection_state is not None:
@@ -310,9 +311,11 @@ class MqttEndpoint(ClientEndpoint):
         if existing is not None and not isinstance(existing, MqttSession):
             raise _Refused(CLIENT_ID_NOT_VALID, f"Client id {client_id!r} is the id of another connection.")
 
-    def _take_session(self, hub: Hub, client_id: str, connect: Connect) -> Tuple[Optional[MqttSession], bool]:
+    def _take_session(self, hub_name: str, client_id: str,
+                      connect: Connect) -> Tuple[Optional[MqttSession], bool]:
         """An existing session to resume (taking it over from a live network connection), or (None, False)."""
-        existing = hub.connections.get(client_id)
+        hub = self.core.find_hub(hub_name)
+        existing = hub.connections.get(client_id) if hub is not None else None
         if existing is None or not isinstance(existing, MqttSession) or existing.closing:
             return None, False
         if existing.attached:
@@ -366,7 +369,10 @@ class MqttEndpoint(ClientEndpoint):
     # -- after CONNACK ----------------------------------------------------------------------------------
     async def _serve_session(self, ws: web.WebSocketResponse, reader: PacketReader, session: MqttSession,
                              early: List[Packet]) -> None:
-        broker = MqttBroker(self.core.hub(session.hub), session, self.core.upstream)
+        hub = self.core.find_hub(session.hub)
+        if hub is None or hub.connections.get(session.connection_id) is not session:
+            return  # ended before its first packet (e.g. closed by REST): never serve it from a forgotten hub
+        broker = MqttBroker(hub, session, self.core.upstream)
         ending = await self._read_packets(ws, reader, session, broker, early)
         if not session.is_attached_to(ws):
             return  # a newer network connection took the session over
