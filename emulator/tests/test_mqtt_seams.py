@@ -2,15 +2,17 @@
 keys, Entra ID tokens, the connection limit and the handshake rules every WebSocket endpoint applies."""
 from __future__ import annotations
 
+import asyncio
 from typing import AsyncIterator
 
 import pytest
 import pytest_asyncio
-from emulator_core_helpers import rest, wait_until
-from mqtt_helpers import V311, VERSION_IDS, VERSIONS, Device, device, properties
+from emulator_core_helpers import handshake_status, rest, wait_until
+from mqtt_helpers import V311, VERSION_IDS, VERSIONS, Device, device, mqtt_token, properties, raw_client
 from paho.mqtt.packettypes import PacketTypes
 
 from webpubsub_emulator import Emulator, MqttOptions
+from webpubsub_emulator._mqtt_codec import MQTT_5, Ack, ConnAck, Connect, Publish
 
 pytestmark = pytest.mark.asyncio
 versions = pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
@@ -55,3 +57,43 @@ async def test_the_hub_is_kept_while_an_offline_session_lives_and_forgotten_when
         assert (await rest(emu, "HEAD", "/api/hubs/chat/groups/commands")).status == 200
         await wait_until(lambda: emu.core.find_hub("chat") is None)
         assert (await rest(emu, "HEAD", "/api/hubs/chat/connections/dev1")).status == 404
+
+
+# -- the handshake rules of every WebSocket endpoint ----------------------------------------------------------
+@pytest.mark.parametrize("path", ["/clients/mqtt/hubs/chat%0A", "/clients/mqtt/hubs/chat%0A/"])
+async def test_a_hub_name_with_a_trailing_newline_is_400(emu: Emulator, path: str) -> None:
+    token = mqtt_token(emu, "chat\n")
+    assert await handshake_status(emu, f"{path}?access_token={token}") == 400
+    assert emu.core.find_hub("chat\n") is None
+
+
+async def test_a_repeated_access_token_is_400_not_the_last_one_wins(emu: Emulator) -> None:
+    token = mqtt_token(emu)
+    assert await handshake_status(emu, f"/clients/mqtt/hubs/chat?access_token={token}&access_token={token}") == 400
+    client = Device(emu, "dev1", token=None)
+    client.client.ws_set_options(path=f"/clients/mqtt/hubs/chat?access_token={token}&app=1&app=2")
+    assert (await client.connect())[0] == 0  # the app's own parameters may repeat
+    await client.disconnect()
+
+
+async def test_a_token_with_a_too_long_user_id_is_refused_before_the_upgrade(emu: Emulator) -> None:
+    assert await handshake_status(emu, f"/clients/mqtt/hubs/chat?access_token={mqtt_token(emu, user='u' * 1025)}") \
+        == 400
+    client = await device(emu, "dev1", user="u" * 1024)
+    assert (await rest(emu, "HEAD", "/api/hubs/chat/users/" + "u" * 1024)).status == 200
+    await client.disconnect()
+
+
+@versions
+@pytest.mark.parametrize("event", ["chat\n", "9lives", "e" * 129])
+async def test_an_event_topic_with_an_invalid_event_name_is_refused(emu: Emulator, version: int, event: str) -> None:
+    client = await raw_client(emu, version)
+    await client.send(Connect("dev1", protocol_level=version))
+    assert isinstance(await client.receive(), ConnAck)
+    await client.send(Publish(f"$webpubsub/server/events/{event}", b"x", qos=1, packet_id=1))
+    answer = await client.receive()
+    assert isinstance(answer, Ack) and answer.packet_id == 1
+    assert answer.code == (0x90 if version == MQTT_5 else 0)
+    with pytest.raises(asyncio.TimeoutError):
+        await client.receive(0.3)  # and no reply on the event's `failed` topic: no event was raised
+    await client.close()

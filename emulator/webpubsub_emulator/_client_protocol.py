@@ -8,12 +8,11 @@ onto the same operations.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Optional
 
 from ._connection import Connection
 from ._hub import Hub
-from ._limits import MAX_EVENT_NAME_LENGTH
+from ._limits import is_valid_event_name
 from ._messages import BINARY, JSON, PROTOBUF, TEXT, Frame, OutboundMessage
 from ._permissions import JOIN_LEAVE, SEND
 from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE, PROTOBUF_CONTENT_TYPE
@@ -25,7 +24,6 @@ from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
-_EVENT_NAME = re.compile(rf"^[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_EVENT_NAME_LENGTH - 1}}}$")
 _CONTENT_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream",
                   PROTOBUF: PROTOBUF_CONTENT_TYPE}
 _MAX_TTL_SECONDS = 300
@@ -82,7 +80,7 @@ class ClientOperations:
 
     async def event(self, name: str, kind: str, data: bytes) -> None:
         """A user event; a reply from the handler goes back to this connection only."""
-        if not _EVENT_NAME.fullmatch(name):  # not match(): `$` would let "name\n" through
+        if not is_valid_event_name(name):
             raise _Rejected("BadRequest", f"Invalid event name '{name}'.")
         try:
             reply = await self.upstream.user_event(self.connection.upstream, name, data, _CONTENT_TYPES[kind])

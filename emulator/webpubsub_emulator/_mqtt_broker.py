@@ -11,8 +11,8 @@ import logging
 import re
 from typing import Dict, Optional, Tuple, Union
 
-from ._client_protocol import _EVENT_NAME
 from ._hub import Hub
+from ._limits import is_valid_event_name
 from ._messages import BINARY, JSON, PROTOBUF, TEXT, strict_loads
 from ._mqtt_codec import (MQTT_5, PUBACK, PUBCOMP, PUBREC, PUBREL, Ack, Auth, ConnAck, Connect, Disconnect, Packet,
                           PacketError, PingReq, PingResp, Publish, SubAck, Subscribe, Subscription, UnsubAck,
@@ -178,7 +178,7 @@ class MqttBroker:
 
     async def _user_event(self, event: str, packet: Publish) -> Tuple[int, str]:
         """Publish to ``$webpubsub/server/events/{event}`` -> event handler -> reply on ``.../succeeded|failed``."""
-        if not _EVENT_NAME.match(event):
+        if not is_valid_event_name(event):
             return TOPIC_NAME_INVALID, f"{event!r} is not a valid event name."
         properties = packet.properties
         headers: Dict[str, str] = {}

@@ -19,11 +19,10 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
-from . import _jwt
-from . import _service_errors as errors
-from ._client import ClientEndpoint, _claim_list, _connect_body, _last, _plain, _Slot
-from ._config import HUB_NAME_PATTERN
+from ._client import ClientEndpoint
 from ._core import EmulatorCore
+from ._handshake import (ConnectionSlot, HandshakeRefused, at_connection_limit, check_request, claim_list,
+                         client_claims, connect_event_body, connection_limit_refusal, group_claims, user_id_claim)
 from ._hub import Hub
 from ._mqtt_broker import MqttBroker, publish_will
 from ._mqtt_codec import MQTT_5, MQTT_311, ConnAck, Connect, Disconnect, Packet, PacketError, PacketReader, encode
@@ -38,13 +37,15 @@ from ._mqtt_rules import (BAD_AUTHENTICATION_METHOD, CLIENT_ID_NOT_VALID, CONNEC
                           MqttOptions, has_wildcard, refusal_code, upstream_refusal_code)
 from ._mqtt_session import MQTT_SUBPROTOCOL, MqttSession
 from ._permissions import Permissions
-from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
-from ._upstream import MqttEventFields, UpstreamConnection, UpstreamFailed, UpstreamRejected
+from ._limits import is_valid_user_id
+from ._rest_support import is_valid_group
+from ._upstream import ConnectResult, MqttEventFields, UpstreamConnection, UpstreamFailed, UpstreamRejected
 from ._upstream_replies import InvalidResponse, mqtt_user_properties
 
 logger = logging.getLogger("webpubsub_emulator")
 
 PATH_PREFIX = "/clients/mqtt/hubs/"
+_SINGLE_VALUED_QUERY = frozenset({"access_token"})  # lower-case; a client's own parameters may repeat
 
 
 @dataclass
@@ -90,30 +91,27 @@ class MqttEndpoint(ClientEndpoint):
 
     # -- the WebSocket upgrade --------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self.core.shutting_down:
-            return _plain(503, "The emulator is shutting down.")
         path = request.raw_path.split("?", 1)[0].rstrip("/")
-        hub_name = unquote(path[len(PATH_PREFIX):])
-        if not path.startswith(PATH_PREFIX) or "/" in path[len(PATH_PREFIX):]:
-            return _plain(404, "Not found.")
-        if not HUB_NAME_PATTERN.match(hub_name):
-            return _plain(400, f"Invalid hub name '{hub_name}'.")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            return _plain(400, "A WebSocket upgrade request is expected here.")
-        identity = self._identity(request, hub_name)
-        if isinstance(identity, web.Response):
-            return identity
-        limit = self.core.settings.max_connections
-        if limit is not None and self.core.connection_count() >= limit:  # MQTT sessions count like any client
-            return _plain(errors.CONNECTION_LIMIT_STATUS, errors.CONNECTION_LIMIT_TEXT.format(limit=limit))
-        slot = _Slot(self.core)
+        name = path[len(PATH_PREFIX):]
+        hub = unquote(name) if path.startswith(PATH_PREFIX) and "/" not in name else None
+        try:
+            hub_name = check_request(self.core, request, hub, _SINGLE_VALUED_QUERY)
+            claims = client_claims(self.core, request, hub_name, PATH_PREFIX)
+            # The MQTT docs name the groups claim `group`; the SDKs write `webpubsub.group`. Both count.
+            identity = _Identity(claims, user_id_claim(claims), claim_list(claims.get("role")),
+                                 group_claims(claims, ("group", "webpubsub.group")))
+            if at_connection_limit(self.core):  # MQTT sessions count like any client
+                raise connection_limit_refusal(self.core)
+        except HandshakeRefused as refused:
+            return refused.response()
+        slot = ConnectionSlot(self.core)
         try:
             return await self._upgrade(request, hub_name, identity, slot)
         finally:
             slot.release()
 
     async def _upgrade(self, request: web.Request, hub_name: str, identity: _Identity,
-                       slot: _Slot) -> web.WebSocketResponse:
+                       slot: ConnectionSlot) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=MQTT_SUBPROTOCOLS, max_msg_size=MAX_PACKET_BYTES + 16,
                                    heartbeat=None, timeout=3.0, compress=False)
         await ws.prepare(request)
@@ -129,31 +127,6 @@ class MqttEndpoint(ClientEndpoint):
         if not ws.closed:
             await ws.close()
         return ws
-
-    def _identity(self, request: web.Request, hub_name: str) -> "_Identity | web.Response":
-        token = _last(request, "access_token") or bearer_token(request)
-        claims: Optional[Dict[str, Any]] = None
-        if token:
-            try:
-                claims = _jwt.decode(token, self.core.access_keys)
-            except _jwt.TokenError as error:
-                logger.info("MQTT client token refused: %s", error)
-            base = request_base_url(request)
-            path = request.raw_path.split("?", 1)[0]
-            if claims is not None and not audience_matches(claims.get("aud"), [f"{base}{PATH_PREFIX}{hub_name}",
-                                                                               base + path]):
-                logger.info("MQTT client token refused: audience %r does not match", claims.get("aud"))
-                claims = None
-        if claims is None:
-            if token or not self.core.settings.hub(hub_name).anonymous_connect:
-                return web.Response(status=401)
-            claims = {}
-        # The MQTT docs name the groups claim `group`; the SDKs write `webpubsub.group`. Both count.
-        groups = list(dict.fromkeys(_claim_list(claims.get("group")) + _claim_list(claims.get("webpubsub.group"))))
-        if not all(is_valid_group(group) for group in groups):
-            return _plain(400, "The token's group claim holds an invalid group name.")
-        sub = claims.get("sub")
-        return _Identity(claims, None if sub is None else str(sub), _claim_list(claims.get("role")), groups)
 
     async def _read_connect(self, ws: web.WebSocketResponse, reader: PacketReader) -> List[Packet]:
         """The packets of the first frames up to and including CONNECT; [] if the client never sent one."""
@@ -193,8 +166,9 @@ class MqttEndpoint(ClientEndpoint):
                                           subprotocol=MQTT_SUBPROTOCOL, origin=request.url.host or "localhost",
                                           mqtt=MqttEventFields(physical_id))
             result = await self._connect_event(request, identity, connect, upstream)
-            if result is not None and not all(is_valid_group(group) for group in result.groups or []):
-                raise _Refused(SERVER_UNAVAILABLE, "The connect event handler returned an invalid group name.")
+            if result is not None and not _valid_answer(result):
+                raise _Refused(SERVER_UNAVAILABLE, "The connect event handler returned an invalid group name "
+                                                   "or user id.")
             self._check_id_is_free(hub_name, client_id)
         except _Refused as refused:
             logger.info("MQTT CONNECT of %r refused: %s", connect.client_id, refused.reason)
@@ -260,8 +234,8 @@ class MqttEndpoint(ClientEndpoint):
         return client_id, connack
 
     async def _connect_event(self, request: web.Request, identity: _Identity, connect: Connect,
-                             upstream: UpstreamConnection) -> Any:
-        body = _connect_body(request, identity.claims, [MQTT_SUBPROTOCOL])
+                             upstream: UpstreamConnection) -> Optional[ConnectResult]:
+        body = connect_event_body(request, identity.claims, [MQTT_SUBPROTOCOL])
         user_properties = connect.properties.get(USER_PROPERTY)
         body["mqtt"] = {
             "protocolVersion": connect.protocol_level, "cleanStart": connect.clean_start,
@@ -329,7 +303,7 @@ class MqttEndpoint(ClientEndpoint):
         return existing, True
 
     def _new_session(self, hub: Hub, client_id: str, identity: _Identity, version: int,
-                     upstream: UpstreamConnection, result: Any) -> MqttSession:
+                     upstream: UpstreamConnection, result: Optional[ConnectResult]) -> MqttSession:
         user_id, groups, roles = identity.user_id, identity.groups, identity.roles
         if result is not None:
             user_id = result.user_id if result.user_id_set else user_id
@@ -433,6 +407,12 @@ class MqttEndpoint(ClientEndpoint):
                 raise PacketError(PROTOCOL_ERROR, "A session that asked for no expiry cannot set one on DISCONNECT.")
             session.expiry_seconds = min(int(asked), self.options.session_expiry_max_seconds)
         return _Ending(True, packet, packet.properties.get(REASON_STRING), packet.code == 0x04)
+
+
+def _valid_answer(result: ConnectResult) -> bool:
+    if result.user_id_set and result.user_id is not None and not is_valid_user_id(result.user_id):
+        return False
+    return all(is_valid_group(group) for group in result.groups or [])
 
 
 async def _send(ws: web.WebSocketResponse, packet: Packet, version: int) -> None:
