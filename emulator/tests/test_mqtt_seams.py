@@ -10,6 +10,9 @@ import pytest_asyncio
 from emulator_core_helpers import handshake_status, rest, wait_until
 from mqtt_helpers import V311, VERSION_IDS, VERSIONS, Device, device, mqtt_token, properties, raw_client
 from paho.mqtt.packettypes import PacketTypes
+from test_emulator_access_keys import signature
+from test_emulator_entra_and_tls import entra_token
+from test_emulator_upstream_support import running_handler
 
 from webpubsub_emulator import Emulator, MqttOptions
 from webpubsub_emulator._mqtt_codec import MQTT_5, Ack, ConnAck, Connect, Publish
@@ -97,3 +100,36 @@ async def test_an_event_topic_with_an_invalid_event_name_is_refused(emu: Emulato
     with pytest.raises(asyncio.TimeoutError):
         await client.receive(0.3)  # and no reply on the event's `failed` topic: no event was raised
     await client.close()
+
+
+# -- two access keys and Entra ID tokens -----------------------------------------------------------------------
+PRIMARY, SECONDARY = "P" * 43 + "1", "S" * 43 + "2"
+
+
+async def test_mqtt_tokens_signed_with_either_key_connect_and_events_carry_both_signatures() -> None:
+    async with running_handler() as handler:
+        async with Emulator(access_keys=[PRIMARY, SECONDARY], event_handlers={"chat": handler.url_template}) as emu:
+            client = await device(emu, "dev1", token=mqtt_token(emu, key=SECONDARY))
+            request = (await handler.wait_for(1, event="connected"))[0]
+            assert request.headers["ce-signature"] == f"{signature(PRIMARY, 'dev1')},{signature(SECONDARY, 'dev1')}"
+            await client.disconnect()
+
+
+async def test_a_session_outlives_the_rotation_of_the_key_its_token_was_signed_with() -> None:
+    async with Emulator(access_keys=[PRIMARY, SECONDARY]) as emu:
+        client = await device(emu, "dev1", token=mqtt_token(emu, key=PRIMARY, groups=["commands"]))
+        emu.regenerate_key("primary")
+        assert await handshake_status(emu, f"/clients/mqtt/hubs/chat?access_token={mqtt_token(emu, key=PRIMARY)}") \
+            == 401
+        await rest(emu, "POST", "/api/hubs/chat/groups/commands/:send", body="still here", content_type="text/plain")
+        assert (await client.message()).payload == b"still here"
+        await client.disconnect()
+
+
+async def test_an_entra_token_does_not_open_an_mqtt_connection() -> None:
+    async with Emulator(allow_unvalidated_entra_tokens=True) as emu:
+        assert await handshake_status(emu, f"/clients/mqtt/hubs/chat?access_token={entra_token()}") == 401
+        token = (await rest(emu, "POST", "/api/hubs/chat/:generateToken", [("clientType", "MQTT")],
+                            token=entra_token())).json()["token"]
+        client = await device(emu, "dev1", token=token)  # what a backend with Entra ID mints works
+        await client.disconnect()
