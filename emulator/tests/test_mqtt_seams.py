@@ -133,3 +133,24 @@ async def test_an_entra_token_does_not_open_an_mqtt_connection() -> None:
                             token=entra_token())).json()["token"]
         client = await device(emu, "dev1", token=token)  # what a backend with Entra ID mints works
         await client.disconnect()
+
+
+# -- the connection limit --------------------------------------------------------------------------------------
+@versions
+async def test_at_the_connection_limit_a_device_resumes_its_own_session_but_no_new_one_starts(version: int) -> None:
+    async with Emulator(max_connections=1) as emu:
+        client = Device(emu, "dev1", version=version, clean_start=False, groups=["commands"])
+        await client.connect(None if version == V311 else properties(PacketTypes.CONNECT, SessionExpiryInterval=30))
+        await client.drop()
+        await wait_until(lambda: not emu.core.find_hub("chat").connections["dev1"].attached)  # type: ignore
+        level = MQTT_5 if version != V311 else 4
+        stranger = await raw_client(emu, level)  # upgraded: the hub has a session it might resume
+        await stranger.send(Connect("dev2", protocol_level=level))
+        refused = await stranger.receive()
+        assert isinstance(refused, ConnAck) and refused.code == (0x97 if level == MQTT_5 else 3)
+        await stranger.close()
+        back = Device(emu, "dev1", version=version, clean_start=False)
+        code, flags, _ = await back.connect()
+        assert code == 0 and flags.session_present
+        await back.disconnect()
+        client.client.loop_stop()

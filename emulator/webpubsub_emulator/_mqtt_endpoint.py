@@ -19,6 +19,7 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from . import _service_errors as errors
 from ._client import ClientEndpoint
 from ._core import EmulatorCore
 from ._handshake import (ConnectionSlot, HandshakeRefused, at_connection_limit, check_request, claim_list,
@@ -34,7 +35,7 @@ from ._mqtt_rules import (BAD_AUTHENTICATION_METHOD, CLIENT_ID_NOT_VALID, CONNEC
                           MAX_PACKET_BYTES, MAX_WILL_PAYLOAD_BYTES, MAX_WILL_TOPIC_CHARS, MQTT_SUBPROTOCOLS,
                           PROTOCOL_ERROR, QUOTA_EXCEEDED, RESERVED_TOPIC_PREFIX, RETAIN_NOT_SUPPORTED,
                           SERVER_UNAVAILABLE, SESSION_TAKEN_OVER, TOPIC_NAME_INVALID, UNSUPPORTED_VERSION,
-                          MqttOptions, has_wildcard, refusal_code, upstream_refusal_code)
+                          MqttOptions, connection_limit_code, has_wildcard, refusal_code, upstream_refusal_code)
 from ._mqtt_session import MQTT_SUBPROTOCOL, MqttSession
 from ._permissions import Permissions
 from ._limits import is_valid_user_id
@@ -100,7 +101,9 @@ class MqttEndpoint(ClientEndpoint):
             # The MQTT docs name the groups claim `group`; the SDKs write `webpubsub.group`. Both count.
             identity = _Identity(claims, user_id_claim(claims), claim_list(claims.get("role")),
                                  group_claims(claims, ("group", "webpubsub.group")))
-            if at_connection_limit(self.core):  # MQTT sessions count like any client
+            # MQTT sessions count like any client. At the limit, a device may still resume its offline session,
+            # which adds no connection; but its client id is only known from its CONNECT.
+            if at_connection_limit(self.core) and not self._has_offline_sessions(hub_name):
                 raise connection_limit_refusal(self.core)
         except HandshakeRefused as refused:
             return refused.response()
@@ -162,6 +165,7 @@ class MqttEndpoint(ClientEndpoint):
             if client_id != connect.client_id:
                 connack[ASSIGNED_CLIENT_ID] = client_id
             self._check_id_is_free(hub_name, client_id)
+            self._check_connection_limit(hub_name, client_id, version)
             upstream = UpstreamConnection(hub=hub_name, connection_id=client_id, user_id=identity.user_id,
                                           subprotocol=MQTT_SUBPROTOCOL, origin=request.url.host or "localhost",
                                           mqtt=MqttEventFields(physical_id))
@@ -285,12 +289,30 @@ class MqttEndpoint(ClientEndpoint):
         if existing is not None and not isinstance(existing, MqttSession):
             raise _Refused(CLIENT_ID_NOT_VALID, f"Client id {client_id!r} is the id of another connection.")
 
+    def _session(self, hub_name: str, client_id: str) -> Optional[MqttSession]:
+        hub = self.core.find_hub(hub_name)
+        existing = hub.connections.get(client_id) if hub is not None else None
+        return existing if isinstance(existing, MqttSession) and not existing.closing else None
+
+    def _has_offline_sessions(self, hub_name: str) -> bool:
+        hub = self.core.find_hub(hub_name)
+        return hub is not None and any(isinstance(conn, MqttSession) and not conn.attached and not conn.closing
+                                       for conn in hub.connections.values())
+
+    def _check_connection_limit(self, hub_name: str, client_id: str, version: int) -> None:
+        """A client upgraded at the connection limit is admitted only to resume (or replace) its session."""
+        limit = self.core.settings.max_connections
+        if limit is None or self._session(hub_name, client_id) is not None:
+            return
+        if self.core.connection_count() - 1 >= limit:  # not counting this client's own place in the handshake
+            raise _Refused(QUOTA_EXCEEDED, errors.CONNECTION_LIMIT_TEXT.format(limit=limit),
+                           exact_code=connection_limit_code(version))
+
     def _take_session(self, hub_name: str, client_id: str,
                       connect: Connect) -> Tuple[Optional[MqttSession], bool]:
         """An existing session to resume (taking it over from a live network connection), or (None, False)."""
-        hub = self.core.find_hub(hub_name)
-        existing = hub.connections.get(client_id) if hub is not None else None
-        if existing is None or not isinstance(existing, MqttSession) or existing.closing:
+        existing = self._session(hub_name, client_id)
+        if existing is None:
             return None, False
         if existing.attached:
             packet = Disconnect(SESSION_TAKEN_OVER) if existing.version == MQTT_5 else None

@@ -98,6 +98,12 @@ def refusal_code(version: int, v5_code: int) -> Optional[int]:
             SERVER_UNAVAILABLE: V311_SERVER_UNAVAILABLE}.get(v5_code)
 
 
+def connection_limit_code(version: int) -> int:
+    """CONNACK code for a new session over the emulator's connection limit (the service's is undocumented;
+    its WebSocket clients get HTTP 429, which an MQTT client past the upgrade cannot)."""
+    return QUOTA_EXCEEDED if version == 5 else V311_SERVER_UNAVAILABLE
+
+
 def upstream_refusal_code(version: int, status: int, mqtt_code: Optional[int]) -> int:
     """CONNACK code for a refused ``connect`` event: the handler's ``mqtt.code`` when it is valid for the
     client's version; else one derived from the HTTP status (400 -> bad user name or password, 401/403 and
