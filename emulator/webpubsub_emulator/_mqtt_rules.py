@@ -40,7 +40,6 @@ CONTENT_KINDS = {"application/json": JSON, "text/plain": TEXT, "application/octe
 KIND_CONTENT_TYPES = {kind: content_type for content_type, kind in CONTENT_KINDS.items()}
 
 # 5.0 reason codes used by the emulator.
-SUCCESS = 0x00
 UNSPECIFIED_ERROR = 0x80
 PROTOCOL_ERROR = 0x82
 IMPLEMENTATION_SPECIFIC = 0x83
