@@ -13,9 +13,9 @@ from typing import Optional
 from ._connection import Connection
 from ._hub import Hub
 from ._limits import is_valid_event_name
-from ._messages import BINARY, JSON, PROTOBUF, TEXT, Frame, OutboundMessage
+from ._messages import BINARY, MEDIA_TYPES, TEXT, Frame, OutboundMessage
 from ._permissions import JOIN_LEAVE, SEND
-from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE, PROTOBUF_CONTENT_TYPE
+from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE
 from ._requests import (AckedRequest, JoinGroup, LeaveGroup, Ping, ProtocolViolation, SendEvent, SendToGroup,
                         SequenceAck, sendable)
 from ._rest_support import is_valid_group
@@ -24,8 +24,6 @@ from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
-_CONTENT_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream",
-                  PROTOBUF: PROTOBUF_CONTENT_TYPE}
 _MAX_TTL_SECONDS = 300
 
 __all__ = ["ClientRequests", "ProtocolViolation", "SimpleProtocol"]
@@ -83,7 +81,7 @@ class ClientOperations:
         if not is_valid_event_name(name):
             raise _Rejected("BadRequest", f"Invalid event name '{name}'.")
         try:
-            reply = await self.upstream.user_event(self.connection.upstream, name, data, _CONTENT_TYPES[kind])
+            reply = await self.upstream.user_event(self.connection.upstream, name, data, MEDIA_TYPES[kind])
         except UpstreamFailed as failure:
             logger.warning("event %r of %s failed: %s", name, self.connection.connection_id, failure.reason)
             raise _Rejected("InternalServerError", "The event could not be delivered to the event handler.") from None

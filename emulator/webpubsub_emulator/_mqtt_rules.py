@@ -9,9 +9,6 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ._messages import BINARY, JSON, PROTOBUF, TEXT
-from ._protocol_choices import PROTOBUF_CONTENT_TYPE
-
 MQTT_SUBPROTOCOLS = ("mqtt", "mqttv3.1")  # also accepted: no subprotocol at all (choice)
 MAX_PACKET_BYTES = 1024 * 1024  # the service's 1 MB inbound message limit, applied per MQTT packet
 CONNECT_TIMEOUT_SECONDS = 10.0  # a WebSocket that sends no CONNECT in time is closed (choice)
@@ -30,14 +27,11 @@ EVENT_TOPIC_PREFIX = "$webpubsub/server/events/"  # PUBLISH here = user event to
 RESERVED_TOPIC_PREFIX = "$webpubsub/"
 STATUS_CODE_PROPERTY = "azure-status-code"
 EVENT_HEADER_PREFIX = "mqtt-"  # user properties travel to and from the event handler as mqtt-* headers
+# Content Type <-> data kind: _messages.MEDIA_TYPES (the cross-protocol table); no or another type = binary.
 
 _CLIENT_ID = re.compile(r"^[0-9A-Za-z]{1,128}$")
 _CLIENT_ID_WITH_UNDERSCORE = re.compile(r"^[0-9A-Za-z_]{1,128}$")
 
-# Content types <-> Web PubSub data kinds (cross-protocol table); anything else and no content type = binary.
-CONTENT_KINDS = {"application/json": JSON, "text/plain": TEXT, "application/octet-stream": BINARY,
-                 PROTOBUF_CONTENT_TYPE: PROTOBUF}
-KIND_CONTENT_TYPES = {kind: content_type for content_type, kind in CONTENT_KINDS.items()}
 
 # 5.0 reason codes used by the emulator.
 UNSPECIFIED_ERROR = 0x80

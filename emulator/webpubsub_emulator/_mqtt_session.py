@@ -19,11 +19,11 @@ from typing import Any, Callable, Deque, Dict, Optional, Set
 from aiohttp import web
 
 from ._connection import Connection, ConnectionLimits
-from ._messages import OutboundMessage, websocket_frame
+from ._messages import MEDIA_TYPES, OutboundMessage, websocket_frame
 from ._mqtt_codec import MQTT_5, PUBACK, PUBCOMP, PUBREC, PUBREL, Ack, Disconnect, Packet, Publish, Will, encode
 from ._mqtt_properties import (CONTENT_TYPE, MESSAGE_EXPIRY, REASON_STRING, SUBSCRIPTION_ID, USER_PROPERTY, WILL_DELAY,
                                Properties)
-from ._mqtt_rules import (ADMINISTRATIVE_ACTION, DISCONNECT_CODES, KIND_CONTENT_TYPES, MAX_QUEUED_MESSAGES,
+from ._mqtt_rules import (ADMINISTRATIVE_ACTION, DISCONNECT_CODES, MAX_QUEUED_MESSAGES,
                           PACKET_ID_NOT_FOUND, SERVER_MESSAGES_TOPIC, SUBSCRIPTION_DEFAULT_QOS)
 from ._permissions import Permissions
 from ._upstream import UpstreamConnection
@@ -114,8 +114,8 @@ class MqttSession(Connection):
         if self.version == MQTT_5:
             if isinstance(message, MqttMessage):
                 properties.update(message.mqtt_properties)
-            elif message.kind in KIND_CONTENT_TYPES:
-                properties[CONTENT_TYPE] = KIND_CONTENT_TYPES[message.kind]
+            else:
+                properties[CONTENT_TYPE] = MEDIA_TYPES[message.kind]
             if options is not None and options.identifier is not None:
                 properties[SUBSCRIPTION_ID] = [options.identifier]
         self.publish(_Outgoing(topic, message.data, qos, properties, deadline))
