@@ -12,6 +12,9 @@ from ._config import DEFAULT_ACCESS_KEY, ConfigError, parse_event_handler_flag
 from ._server import DEV_WARNING, Emulator
 
 PROGRAM = "webpubsub-emulator"
+# Where the SDK's event handler answers with its defaults: path /eventhandler, served by uvicorn or gunicorn
+# on their default port 8000. README.md, emulator/README.md and a test use this same URL.
+EXAMPLE_EVENT_HANDLER = "chat=http://127.0.0.1:8000/eventhandler"
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -29,7 +32,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--hub", action="extend", nargs="+", default=[], metavar="NAME",
                         help="declare a hub (any valid hub name works without it)")
     parser.add_argument("--event-handler", action="extend", nargs="+", default=[], metavar="HUB=URL_TEMPLATE",
-                        help="event handler URL template for a hub, e.g. chat=http://127.0.0.1:7071/api/{event}")
+                        help=f"event handler URL template for a hub, e.g. {EXAMPLE_EVENT_HANDLER}")
     parser.add_argument("--anonymous", action="store_true", help="let clients connect without an access token")
     parser.add_argument("--config", metavar="FILE", help="JSON settings file (ours or Microsoft's appsettings.json)")
     parser.add_argument("--verbose", action="store_true", help="log every connection and request")
