@@ -13,7 +13,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from typing import List
+from datetime import datetime, timedelta, timezone
+from typing import List, Optional
 from urllib.parse import urlsplit
 
 import uvicorn
@@ -61,9 +62,11 @@ def test_the_documents_suggest_no_other_handler_url() -> None:
 
 def test_the_emulator_reaches_a_default_handler_at_the_suggested_url() -> None:
     seen: List[str] = []
+    sent_at: List[Optional[datetime]] = []
 
     def on_connect(request: ConnectRequest) -> ConnectResponse:
         seen.append(str(request.context.user_id))
+        sent_at.append(request.context.time)
         return ConnectResponse(groups=["lobby"])
 
     handler = WebPubSubEventHandler("chat", access_keys=EMULATOR_KEYS, on_connect=on_connect)
@@ -76,3 +79,4 @@ def test_the_emulator_reaches_a_default_handler_at_the_suggested_url() -> None:
                 assert json.loads(client.recv(timeout=10))["event"] == "connected"
                 assert service.group_exists("lobby")  # what on_connect answered took effect
     assert seen == ["alice"]
+    assert sent_at[0] is not None and abs(datetime.now(timezone.utc) - sent_at[0]) < timedelta(minutes=1)

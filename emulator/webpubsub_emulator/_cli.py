@@ -39,6 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _configure_logging(verbose: bool) -> None:
+    """Warnings from anyone; with ``verbose``, every line of the emulator's own loggers too.
+
+    Only the ``webpubsub_emulator`` logger tree is lowered: a DEBUG root would also print asyncio's and
+    aiohttp's internal debug lines.
+    """
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose:
+        logging.getLogger("webpubsub_emulator").setLevel(logging.DEBUG)
+
+
 def _fail(message: str) -> int:
     print(f"{PROGRAM}: error: {message}", file=sys.stderr, flush=True)
     return 1
@@ -65,8 +77,7 @@ async def _serve(emulator: Emulator) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     if not 0 <= args.port <= 65535:
         return _fail(f"--port must be between 0 and 65535, got {args.port}")
     handlers: Dict[str, List[str]] = {}

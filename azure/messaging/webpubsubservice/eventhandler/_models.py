@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from typing_extensions import Literal
@@ -34,6 +35,7 @@ class ConnectionContext:
         signature: Optional[str] = None,
         states: Optional[Mapping[str, Any]] = None,
         headers: Optional[Mapping[str, str]] = None,
+        time: Optional[datetime] = None,
     ) -> None:
         self.hub = hub
         self.connection_id = connection_id
@@ -45,6 +47,7 @@ class ConnectionContext:
         self.signature = signature
         # Header names are lower-cased: HTTP names are case-insensitive.
         self.headers: Dict[str, str] = dict(headers or {})
+        self.time = time  # when the service sent the event (ce-time), an aware UTC datetime
         self._states: Dict[str, Any] = dict(states or {})
         self._states_changed = False
 
