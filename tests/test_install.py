@@ -14,6 +14,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from email.message import Message
 from email.parser import Parser
 from pathlib import Path
 from typing import Iterator, List, Tuple
@@ -22,6 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+_METADATA = {".dist-info": "METADATA", ".egg-info": "PKG-INFO"}
 _SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "tests")
 
 
@@ -67,10 +69,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return target
 
 
-def _metadata(site: Path, distribution: str) -> Tuple[Path, Parser]:
+def _metadata(site: Path, distribution: str) -> Tuple[Path, Message]:
+    """The distribution's metadata folder (a wheel's .dist-info, or the .egg-info of older pips) and fields."""
     prefix = distribution.replace("-", "_") + "-"
-    dist_info = next(path for path in site.glob("*.dist-info") if path.name.startswith(prefix))
-    return dist_info, Parser().parsestr((dist_info / "METADATA").read_text(encoding="utf-8"))
+    folder = next(path for path in site.iterdir() if path.name.startswith(prefix) and path.suffix in _METADATA)
+    return folder, Parser().parsestr((folder / _METADATA[folder.suffix]).read_text(encoding="utf-8"))
 
 
 def test_the_readme_installs_from_the_clone_never_by_the_bare_name() -> None:
@@ -95,13 +98,21 @@ def test_the_extras_the_readme_names_exist(installed: Path) -> None:
     named = {extra for arguments in readme_pip_installs() for option, spec in _targets(arguments)
              for extra in re.findall(r"\[([\w,]+)\]", spec)}
     assert named and named <= extras
-    assert any(requirement.startswith("aiohttp") and 'extra == "aio"' in requirement
-               for requirement in metadata.get_all("Requires-Dist") or [])
+    assert any(requirement.startswith("aiohttp") for requirement in _extra_requirements(installed, "aio"))
+
+
+def _extra_requirements(site: Path, extra: str) -> List[str]:
+    folder, metadata = _metadata(site, "azure-messaging-webpubsubservice")
+    if folder.suffix == ".egg-info":  # older pips list them in requires.txt, under "[extra]"
+        sections = re.split(r"^\[(\w+)\]$", (folder / "requires.txt").read_text(encoding="utf-8"), flags=re.M)
+        return dict(zip(sections[1::2], sections[2::2])).get(extra, "").split()
+    return [requirement for requirement in metadata.get_all("Requires-Dist") or []
+            if f'extra == "{extra}"' in requirement]
 
 
 def test_the_emulator_installs_with_its_command_and_pytest_plugin(installed: Path) -> None:
     assert (installed / "webpubsub_emulator" / "__init__.py").is_file()
-    dist_info, _ = _metadata(installed, "webpubsub-emulator")
-    entry_points = (dist_info / "entry_points.txt").read_text(encoding="utf-8")
+    folder, _ = _metadata(installed, "webpubsub-emulator")
+    entry_points = (folder / "entry_points.txt").read_text(encoding="utf-8")
     assert "webpubsub-emulator = webpubsub_emulator._cli:main" in entry_points
     assert "webpubsub_emulator = webpubsub_emulator.pytest_plugin" in entry_points
