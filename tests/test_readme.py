@@ -1,7 +1,8 @@
 """The README runs top to bottom, as a reader pasting its blocks into one Python session would run it.
 
-Every ```python block runs in document order in ONE namespace, so a block that needs state an earlier
-block destroyed (a closed connection, a removed group) fails here as it would for the reader. The
+Every ```python block runs in document order in ONE namespace, fed line by line to the interactive
+interpreter, so a block that needs state an earlier block destroyed (a closed connection, a removed
+group) fails here as it would for the reader, and so does one that cannot be pasted. The
 "Follow along" block starts the emulator and connects ``alice``; nothing else is provided, except a
 ``file.json`` in the working directory, which the README asks the reader to create. ``>>>`` blocks run
 as doctests in the same namespace. A block after ``<!-- readme-test: skip (reason) -->`` is not run (it
@@ -14,14 +15,16 @@ must print exactly those values, so a flipped result fails too.
 
 from __future__ import annotations
 
+import code
 import contextlib
 import doctest
 import io
 import logging
 import re
+import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Dict, Iterator, List
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -70,6 +73,27 @@ def _run_doctest(block: Block, namespace: Dict[str, Any]) -> None:
         raise AssertionError(report.getvalue())
 
 
+class _Paste(code.InteractiveConsole):
+    """The interactive interpreter, fed a block line by line as a paste would; errors raise instead of
+    printing, so a block that only works as a file (a blank line inside an indented body, a statement
+    straight after one) fails here too."""
+
+    def showsyntaxerror(self, filename: Optional[str] = None, **_: Any) -> None:
+        raise sys.exc_info()[1] or SyntaxError(filename)
+
+    def showtraceback(self) -> None:
+        raise sys.exc_info()[1] or RuntimeError("unknown error")
+
+
+def _paste(block: Block, namespace: Dict[str, Any]) -> None:
+    console = _Paste(namespace, filename=block.where)
+    waiting = False
+    for line in block.code.splitlines():
+        waiting = console.push(line)
+    if waiting:
+        console.push("")  # the blank line that ends a compound statement at the end of a paste
+
+
 def run_in_order(text: str, namespace: Dict[str, Any]) -> int:
     """Run the blocks of ``text`` one after the other in ``namespace``; return how many ran."""
     ran = 0
@@ -82,7 +106,7 @@ def run_in_order(text: str, namespace: Dict[str, Any]) -> int:
                 if block.code.lstrip().startswith(">>>"):
                     _run_doctest(block, namespace)
                 else:
-                    exec(compile(block.code, f"{block.where}", "exec"), namespace)  # noqa: S102 - our README
+                    _paste(block, namespace)
         except BaseException as error:
             raise AssertionError(f"{block.where} failed after the blocks before it: {error!r}") from error
         printed = output.getvalue().splitlines()
@@ -140,6 +164,12 @@ def test_doctest_blocks_share_the_session_and_skipped_blocks_do_not_run() -> Non
             "## B\n```python\nprint(x * 2)   # 4: from the doctest\n```\n")
     namespace: Dict[str, Any] = {}
     assert run_in_order(text, namespace) == 2
+
+
+def test_a_block_that_cannot_be_pasted_into_the_interpreter_fails() -> None:
+    text = "## A\n```python\ndef f():\n    x = 1\n\n    return x\n```\n"
+    with pytest.raises(AssertionError, match=r"line 3 \(A\) failed .*IndentationError"):
+        run_in_order(text, {})
 
 
 def test_a_printed_value_that_contradicts_its_comment_fails() -> None:
