@@ -6,7 +6,7 @@ import base64
 import os
 import socket
 import struct
-from typing import AsyncIterator, List, Tuple
+from typing import AsyncIterator, List, Tuple, Type
 
 import aiohttp
 import pytest
@@ -30,12 +30,13 @@ async def send_text(emu: Emulator, text: str, *params: Tuple[str, str]) -> None:
     assert result.status == 202
 
 
-async def recover(emu: Emulator, connection_id: str, token: str, protocol: str = RELIABLE_PROTOCOL) -> Client:
+async def recover(emu: Emulator, connection_id: str, token: str, protocol: str = RELIABLE_PROTOCOL,
+                  client_type: Type[Client] = Client) -> Client:
     session = aiohttp.ClientSession()
     query = f"awps_connection_id={connection_id}&awps_reconnection_token={token}"
     url = f"{emu.endpoint}/client/hubs/chat?{query}"
     ws = await asyncio.wait_for(session.ws_connect(url, protocols=[protocol]), WAIT)
-    return Client(session, ws)
+    return client_type(session, ws)
 
 
 async def drop(client: Client) -> None:

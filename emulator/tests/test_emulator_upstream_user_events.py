@@ -59,8 +59,9 @@ async def send(upstream: Upstream, conn: UpstreamConnection, data: bytes = b"hel
         (typed("Application/JSON; charset=utf-8", b"[1]"), Reply(b"[1]", "json")),
         (typed("application/octet-stream", b"\x00\xff"), Reply(b"\x00\xff", "binary")),
         (respond_without_content_type(b"\x01\x02"), Reply(b"\x01\x02", "binary")),
+        (typed("application/x-protobuf", b"\x0a\x01x\x12\x01\x01"), Reply(b"\x0a\x01x\x12\x01\x01", "protobuf")),
     ],
-    ids=["text", "text utf-8", "text latin-1", "json", "json charset", "binary", "no content type"],
+    ids=["text", "text utf-8", "text latin-1", "json", "json charset", "binary", "no content type", "protobuf Any"],
 )
 async def test_reply_kind_follows_content_type(
     upstream: Upstream, handler: FakeHandler, answer: Responder, expected: Reply
@@ -82,12 +83,12 @@ async def test_empty_answer_means_no_reply(upstream: Upstream, handler: FakeHand
     "answer",
     [
         typed("text/html", b"<p>hi</p>"),
-        typed("application/x-protobuf", b"\x0a\x00"),
+        typed("application/x-protobuf", b"\xff\xff"),
         typed("application/json", b"{broken"),
         typed("text/plain", b"\xff\xfe\xfa"),
         typed("text/plain; charset=no-such-charset", b"hi"),
     ],
-    ids=["html", "protobuf", "bad json", "bad utf-8", "unknown charset"],
+    ids=["html", "protobuf not an Any", "bad json", "bad utf-8", "unknown charset"],
 )
 async def test_unusable_reply_fails(upstream: Upstream, handler: FakeHandler, answer: Responder) -> None:
     handler.on("POST", "message", answer)

@@ -36,6 +36,8 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--anonymous", action="store_true", help="let clients connect without an access token")
     parser.add_argument("--config", metavar="FILE", help="JSON settings file (ours or Microsoft's appsettings.json)")
     parser.add_argument("--verbose", action="store_true", help="log every connection and request")
+    parser.add_argument("--strict-json-data-types", action="store_true",
+                        help="close JSON-subprotocol clients that send dataType protobuf, as Microsoft's emulator")
     return parser
 
 
@@ -87,7 +89,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             handlers.setdefault(hub, []).append(url)
         emulator = Emulator(host=args.host, port=args.port, access_key=args.access_key or DEFAULT_ACCESS_KEY,
                             hubs=args.hub, event_handlers=handlers, anonymous_connect=args.anonymous,
-                            config=args.config, verbose=args.verbose)
+                            config=args.config, verbose=args.verbose,
+                            strict_json_data_types=args.strict_json_data_types)
     except (ConfigError, ValueError) as error:
         return _fail(str(error))
     try:

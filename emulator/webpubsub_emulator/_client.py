@@ -19,12 +19,16 @@ from aiohttp import WSMsgType, web
 
 from . import _jwt
 from ._config import HUB_NAME_PATTERN
-from ._client_protocol import JsonProtocol, ProtocolViolation, SimpleProtocol
-from ._connection import PREDEFINED_PROTOCOLS, Connection
+from ._client_protocol import ClientRequests, ProtocolViolation, SimpleProtocol
+from ._connection import Connection
 from ._core import EmulatorCore
+from ._hub import Hub
+from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
 from ._permissions import Permissions
 from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
+from ._subprotocols import PREDEFINED_PROTOCOLS
 from ._upstream import ConnectResult, UpstreamConnection, UpstreamFailed, UpstreamRejected
+from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
@@ -82,10 +86,9 @@ class _Handshake:
         publish_group = _last(request, "group") if mode == "sendtogroup" else None
         if mode == "sendtogroup" and not is_valid_group(publish_group):
             return _plain(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
+        # Only subprotocols we do not know: a simple client, upgraded without a Sec-WebSocket-Protocol
+        # answer, unless the connect handler picks one of them.
         subprotocol = next((name for name in offered if name in PREDEFINED_PROTOCOLS), None)
-        if subprotocol is None and any(name.startswith("protobuf.") for name in offered):
-            return _plain(400, "The emulator does not support the protobuf subprotocols; use "
-                               "json.webpubsub.azure.v1 or json.reliable.webpubsub.azure.v1.")
         groups = _claim_list(claims.get("webpubsub.group"))
         if not all(is_valid_group(group) for group in groups):
             return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
@@ -196,14 +199,21 @@ class ClientEndpoint:
         logger.info("connection %s opened on hub %s (user %s, protocol %s)", connection_id, hub_name,
                     handshake.user_id, handshake.subprotocol or "simple")
         self.core.upstream.connected(upstream_connection)
-        handler: Union[JsonProtocol, SimpleProtocol]
-        if connection.json_protocol:
-            handler = JsonProtocol(hub, connection, self.core.upstream)
+        handler: Union[ClientRequests, SimpleProtocol]
+        if isinstance(connection.wire, RequestFormat):
+            handler = self._requests(hub, connection)
         else:
             handler = SimpleProtocol(hub, connection, self.core.upstream, publish_group=handshake.publish_group,
                                      no_echo=handshake.no_echo)
         await self._serve(ws, connection, handler)
         return ws
+
+    def _requests(self, hub: Hub, connection: Connection) -> ClientRequests:
+        wire = connection.wire
+        assert isinstance(wire, RequestFormat)  # a subprotocol connection
+        if wire is JSON_FORMAT and self.core.settings.strict_json_data_types:
+            wire = STRICT_JSON_FORMAT  # decodes strictly; renders the same frames as JSON_FORMAT
+        return ClientRequests(hub, connection, self.core.upstream, wire)
 
     @staticmethod
     def _websocket(subprotocol: Optional[str]) -> web.WebSocketResponse:
@@ -254,25 +264,20 @@ class ClientEndpoint:
         await ws.prepare(request)
         connection.attach(ws, request.transport)
         logger.info("connection %s recovered", connection_id)
-        await self._serve(ws, connection, JsonProtocol(hub, connection, self.core.upstream))
+        await self._serve(ws, connection, self._requests(hub, connection))
         return ws
 
     async def _serve(self, ws: web.WebSocketResponse, connection: Connection,
-                     handler: Union[JsonProtocol, SimpleProtocol]) -> None:
+                     handler: Union[ClientRequests, SimpleProtocol]) -> None:
         violation: Optional[ProtocolViolation] = None
         try:
             async for frame in ws:
                 if connection.closing or not connection.is_attached_to(ws):
                     break
+                if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue  # aiohttp's own reports (e.g. a frame over the size limit, closed with 1009)
                 try:
-                    if isinstance(handler, JsonProtocol):
-                        if frame.type != WSMsgType.TEXT:
-                            raise ProtocolViolation("Only text frames are accepted by JSON subprotocols.", 1003)
-                        await handler.on_text(frame.data)
-                    elif frame.type == WSMsgType.TEXT:
-                        await handler.on_frame(frame.data.encode("utf-8"), False)
-                    elif frame.type == WSMsgType.BINARY:
-                        await handler.on_frame(frame.data, True)
+                    await handler.on_frame(frame.data, frame.type == WSMsgType.BINARY)
                 except ProtocolViolation as error:
                     violation = error
                     break

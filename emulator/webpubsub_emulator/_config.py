@@ -40,6 +40,7 @@ class EmulatorSettings:
     access_key: str = DEFAULT_ACCESS_KEY
     hubs: Dict[str, HubSettings] = field(default_factory=dict)  # keyed by lower-cased hub name
     anonymous_connect: bool = False
+    strict_json_data_types: bool = False  # refuse dataType "protobuf" from JSON clients (protocol_choices)
 
     def hub(self, name: str) -> HubSettings:
         """A hub's settings; hubs without their own entry use the `_default` entry, if any."""

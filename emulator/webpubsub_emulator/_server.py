@@ -34,8 +34,10 @@ class Emulator:
     def __init__(self, host: str = "127.0.0.1", port: int = 0, access_key: str = DEFAULT_ACCESS_KEY,
                  hubs: Iterable[str] = (), event_handlers: Optional[EventHandlersArgument] = None,
                  anonymous_connect: bool = False, config: Union[str, Mapping[str, Any], None] = None,
-                 verbose: bool = False, limits: Optional[ConnectionLimits] = None) -> None:
-        settings = EmulatorSettings(access_key=access_key, anonymous_connect=anonymous_connect)
+                 verbose: bool = False, limits: Optional[ConnectionLimits] = None,
+                 strict_json_data_types: bool = False) -> None:
+        settings = EmulatorSettings(access_key=access_key, anonymous_connect=anonymous_connect,
+                                    strict_json_data_types=strict_json_data_types)
         if config is not None:
             if isinstance(config, str):
                 load_config_file(config, settings)

@@ -7,12 +7,16 @@ import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ._protobuf_schema import is_serialized_any
+from ._protocol_choices import PROTOBUF_CONTENT_TYPE
+
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 
 _REPLY_DATA_TYPES = {
     "text/plain": "text",
     "application/json": "json",
     "application/octet-stream": "binary",
+    PROTOBUF_CONTENT_TYPE: "protobuf",
 }
 
 
@@ -32,7 +36,7 @@ class ConnectResult:
 @dataclass
 class Reply:
     data: bytes
-    data_type: str  # "text" | "json" | "binary"
+    data_type: str  # "text" | "json" | "binary" | "protobuf"
 
 
 def parse_connect_result(body: bytes, offered_subprotocols: Sequence[str]) -> ConnectResult:
@@ -90,6 +94,10 @@ def parse_reply(content_type: Optional[str], body: bytes) -> Optional[Reply]:
     if data_type is None:
         raise InvalidResponse(f"unsupported reply content type {content_type!r}")
     if data_type == "binary":
+        return Reply(data=body, data_type=data_type)
+    if data_type == "protobuf":
+        if not is_serialized_any(body):
+            raise InvalidResponse(f"reply declared {PROTOBUF_CONTENT_TYPE} but is not a serialized google.protobuf.Any")
         return Reply(data=body, data_type=data_type)
     text = _decode_text(body, parameters.get("charset", "utf-8"))
     if data_type == "json":
