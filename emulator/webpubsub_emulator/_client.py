@@ -18,12 +18,14 @@ from urllib.parse import unquote
 from aiohttp import WSMsgType, web
 
 from . import _jwt
+from . import _service_errors as errors
 from ._config import HUB_NAME_PATTERN
 from ._client_protocol import ClientRequests, ProtocolViolation, SimpleProtocol
 from ._connection import Connection
 from ._core import EmulatorCore
 from ._hub import Hub
 from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
+from ._limits import MAX_FRAME_BYTES, is_valid_user_id
 from ._permissions import Permissions
 from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
 from ._subprotocols import PREDEFINED_PROTOCOLS
@@ -32,7 +34,6 @@ from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
-MAX_FRAME_BYTES = 1024 * 1024
 RECONNECTION_TOKEN_SECONDS = 7 * 24 * 3600
 RECONNECTION_ISSUER = "https://webpubsub.azure.com"
 
@@ -93,14 +94,18 @@ class _Handshake:
         if not all(is_valid_group(group) for group in groups):
             return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
         sub = claims.get("sub")
+        if sub is not None and not is_valid_user_id(sub if isinstance(sub, str) else str(sub)):
+            return _plain(400, errors.INVALID_USER_ID_CLAIM)
         return cls(user_id=None if sub is None else sub if isinstance(sub, str) else str(sub),
                    roles=_claim_list(claims.get("role")), groups=groups,
                    subprotocol=subprotocol,
                    publish_group=publish_group, no_echo=(_last(request, "noEcho") or "").lower() == "true")
 
     def apply(self, result: ConnectResult) -> bool:
-        """The connect handler's answer overrides the token; False if it named an invalid group."""
+        """The connect handler's answer overrides the token; False if it named an invalid group or user."""
         if result.user_id_set:
+            if result.user_id is not None and not is_valid_user_id(result.user_id):
+                return False
             self.user_id = result.user_id
         if result.groups:
             if not all(is_valid_group(group) for group in result.groups):
@@ -111,6 +116,20 @@ class _Handshake:
         if result.subprotocol:
             self.subprotocol = result.subprotocol
         return True
+
+
+class _Slot:
+    """A place under the connection limit, held from the handshake until the connection is in its hub."""
+
+    def __init__(self, core: EmulatorCore) -> None:
+        self._core = core
+        self._held = True
+        core.handshakes_in_progress += 1
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._core.handshakes_in_progress -= 1
 
 
 class ClientEndpoint:
@@ -159,6 +178,18 @@ class ClientEndpoint:
         handshake = _Handshake.from_request(request, claims, offered)
         if isinstance(handshake, web.Response):
             return handshake
+        limit = self.core.settings.max_connections
+        if limit is not None and self.core.connection_count() >= limit:
+            logger.warning("connection refused: the limit of %d concurrent connections is reached", limit)
+            return _plain(errors.CONNECTION_LIMIT_STATUS, errors.CONNECTION_LIMIT_TEXT.format(limit=limit))
+        slot = _Slot(self.core)
+        try:
+            return await self._accept(request, hub_name, claims, offered, handshake, slot)
+        finally:
+            slot.release()
+
+    async def _accept(self, request: web.Request, hub_name: str, claims: Dict[str, Any], offered: List[str],
+                      handshake: "_Handshake", slot: "_Slot") -> web.StreamResponse:
         connection_id = uuid.uuid4().hex
         upstream_connection = UpstreamConnection(hub=hub_name, connection_id=connection_id,
                                                  user_id=handshake.user_id, subprotocol=None,
@@ -172,15 +203,15 @@ class ClientEndpoint:
             logger.warning("connect event for %s failed: %s", connection_id, failure.reason)
             return _plain(500, "The connect event handler failed.")
         if result is not None and not handshake.apply(result):
-            return _plain(500, "The connect event handler returned an invalid group name.")
+            return _plain(500, "The connect event handler returned an invalid group name or user id.")
         if self.core.shutting_down:
             return _plain(503, "The emulator is shutting down.")
         upstream_connection.user_id = handshake.user_id
         upstream_connection.subprotocol = handshake.subprotocol
-        return await self._open(request, hub_name, handshake, connection_id, upstream_connection)
+        return await self._open(request, hub_name, handshake, connection_id, upstream_connection, slot)
 
     async def _open(self, request: web.Request, hub_name: str, handshake: "_Handshake", connection_id: str,
-                    upstream_connection: UpstreamConnection) -> web.WebSocketResponse:
+                    upstream_connection: UpstreamConnection, slot: "_Slot") -> web.WebSocketResponse:
         hub = self.core.hub(hub_name)
         connection = Connection(hub=hub_name, connection_id=connection_id, user_id=handshake.user_id,
                                 subprotocol=handshake.subprotocol, permissions=Permissions(handshake.roles),
@@ -189,10 +220,11 @@ class ClientEndpoint:
         if connection.reliable:
             connection.reconnection_token = _jwt.encode(
                 {"aud": connection_id, "iss": RECONNECTION_ISSUER, "jti": secrets.token_hex(16),
-                 "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.settings.access_key)
+                 "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.reconnection_secret)
         ws = self._websocket(handshake.subprotocol)
         await ws.prepare(request)
         hub.add(connection)
+        slot.release()  # counted in the hub from now on
         for group in handshake.groups:
             hub.join(connection, group)
         connection.attach(ws, request.transport)
@@ -217,8 +249,10 @@ class ClientEndpoint:
 
     @staticmethod
     def _websocket(subprotocol: Optional[str]) -> web.WebSocketResponse:
+        # Pings and pongs are ours (Connection.start_keep_alive): the hub's interval, and a close with the
+        # service's reason when a client stops answering, which aiohttp's heartbeat cannot give.
         return web.WebSocketResponse(protocols=(subprotocol,) if subprotocol else (), max_msg_size=MAX_FRAME_BYTES,
-                                     heartbeat=20.0, timeout=3.0, compress=False)
+                                     autoping=False, timeout=3.0, compress=False)
 
     def _authenticate(self, request: web.Request, hub_name: str) -> Optional[Dict[str, Any]]:
         token = _last(request, "access_token") or bearer_token(request)
@@ -244,7 +278,7 @@ class ClientEndpoint:
         connection = hub.connections.get(connection_id) if hub is not None else None
         refusal: Optional[str] = None
         try:
-            claims = _jwt.decode(token, self.core.access_keys)
+            claims = _jwt.decode(token, [self.core.reconnection_secret])
             if claims.get("aud") != connection_id:
                 refusal = "The reconnection token does not belong to this connection."
         except _jwt.TokenError:
@@ -270,10 +304,17 @@ class ClientEndpoint:
     async def _serve(self, ws: web.WebSocketResponse, connection: Connection,
                      handler: Union[ClientRequests, SimpleProtocol]) -> None:
         violation: Optional[ProtocolViolation] = None
+        connection.start_keep_alive(*self.core.settings.keep_alive(connection.hub))
         try:
             async for frame in ws:
                 if connection.closing or not connection.is_attached_to(ws):
                     break
+                connection.heard_from_client()
+                if frame.type == WSMsgType.PING:
+                    await ws.pong(frame.data)
+                    continue
+                if frame.type == WSMsgType.PONG:
+                    continue
                 if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
                     continue  # aiohttp's own reports (e.g. a frame over the size limit, closed with 1009)
                 try:

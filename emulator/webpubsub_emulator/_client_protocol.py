@@ -13,6 +13,7 @@ from typing import Optional
 
 from ._connection import Connection
 from ._hub import Hub
+from ._limits import MAX_EVENT_NAME_LENGTH
 from ._messages import BINARY, JSON, PROTOBUF, TEXT, Frame, OutboundMessage
 from ._permissions import JOIN_LEAVE, SEND
 from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE, PROTOBUF_CONTENT_TYPE
@@ -24,7 +25,7 @@ from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
-_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
+_EVENT_NAME = re.compile(rf"^[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_EVENT_NAME_LENGTH - 1}}}$")
 _CONTENT_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream",
                   PROTOBUF: PROTOBUF_CONTENT_TYPE}
 _MAX_TTL_SECONDS = 300

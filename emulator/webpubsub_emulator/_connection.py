@@ -17,6 +17,7 @@ from aiohttp import web
 
 from ._messages import Frame, OutboundMessage, websocket_frame
 from ._permissions import Permissions
+from ._service_errors import PING_TIMEOUT_REASON
 from ._subprotocols import is_reliable, wire_format
 from ._upstream import UpstreamConnection
 
@@ -29,6 +30,7 @@ _QueueItem = Optional[Tuple[Frame, Optional[float], int]]  # None = close marker
 # to the transport; above it (or with anything queued) frames go through the queue and the writer task,
 # which waits for the socket to drain.
 _DIRECT_WRITE_LIMIT = 64 * 1024
+_PING_FRAME = b"\x89\x00"  # a WebSocket ping with no payload (RFC 6455 section 5.5.2)
 
 
 @dataclass(frozen=True)
@@ -78,6 +80,7 @@ class Connection:
         self._unacked_bytes = 0
         self.expired_dropped = 0
         self._attachments = 0
+        self._last_heard = self._loop.time()
 
     # -- idempotent publishing ------------------------------------------------------------------
     def ack_id_processed(self, ack_id: int) -> bool:
@@ -146,6 +149,33 @@ class Connection:
                 self.finish("The connection was not recovered in time.")
 
         self._call_later(self.limits.recovery_seconds, expire)
+
+    # -- keep-alive -----------------------------------------------------------------------------
+    def heard_from_client(self) -> None:
+        """Any frame from the client (data, ping or pong) shows it is alive."""
+        self._last_heard = self._loop.time()
+
+    def start_keep_alive(self, interval: float, timeout: float) -> None:
+        """Ping the client every `interval` seconds while this socket is attached; once nothing came from
+        it for `timeout` seconds, close it with the service's reason `PingTimeout` (checked at each ping)."""
+        ws = self._ws
+        self._last_heard = self._loop.time()
+
+        def tick() -> None:
+            if ws is None or self._ws is not ws or self.closing:
+                return
+            silent = self._loop.time() - self._last_heard
+            if silent >= timeout:
+                logger.info("connection %s sent nothing for %.1f s: closing it (%s)", self.connection_id, silent,
+                            PING_TIMEOUT_REASON)
+                self.close(PING_TIMEOUT_REASON)
+                return
+            transport = self._transport
+            if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+                transport.write(_PING_FRAME)
+            self._call_later(interval, tick)
+
+        self._call_later(interval, tick)
 
     # -- sending --------------------------------------------------------------------------------
     def deliver(self, message: OutboundMessage, deadline: Optional[float]) -> None:

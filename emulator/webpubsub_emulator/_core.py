@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Dict, Iterator, List, Optional, Set
+import secrets
+from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 from ._config import EmulatorSettings
 from ._connection import Connection, ConnectionLimits
@@ -19,13 +20,29 @@ class EmulatorCore:
     def __init__(self, settings: EmulatorSettings, limits: ConnectionLimits) -> None:
         self.settings = settings
         self.limits = limits
-        self.access_keys: List[str] = [settings.access_key]
+        self.access_keys: List[str] = list(settings.access_keys)  # replaced whole, never changed in place
         self.upstream = Upstream(access_keys=self.access_keys)
         for hub in settings.hubs.values():
             self.upstream.set_handlers(hub.name, hub.event_handlers)
         self._hubs: Dict[str, Hub] = {}
         self.sessions: Set["asyncio.Task[object]"] = set()
         self.shutting_down = False
+        self.handshakes_in_progress = 0  # accepted by the connection limit, not yet in a hub
+        # Signs reconnection tokens: not an access key, so rotating the keys never breaks a recovery.
+        self.reconnection_secret = secrets.token_urlsafe(32)
+
+    @property
+    def primary_key(self) -> str:
+        return self.access_keys[0]
+
+    def set_access_keys(self, keys: Sequence[str]) -> None:
+        """Key rotation: callable from any thread, since each reader sees the old list or the new one."""
+        self.access_keys = list(keys)
+        self.upstream.set_access_keys(self.access_keys)
+
+    def connection_count(self) -> int:
+        """Live sessions (a reliable one waiting for recovery still counts) plus handshakes under way."""
+        return sum(len(hub.connections) for hub in list(self._hubs.values())) + self.handshakes_in_progress
 
     def hub(self, name: str) -> Hub:
         key = name.lower()

@@ -9,8 +9,8 @@ Behaviour follows the REST reference (rest-api-semantics.md section 8). Choices 
 leave room, kept deliberately:
 
 * Keywords (``and or not eq ne gt ge lt le in true false null``) and function names are lower-case
-  only, as documented; a wrongly-cased one is rejected with a hint. Identifier names (``userId``,
-  ``connectionId``, ``groups``, ``protocol``) are case-insensitive.
+  only, as in OData; identifier names (``userId``, ``connectionId``, ``groups``, ``protocol``) are
+  case-insensitive. Syntax errors are the OData parser's, positions included (``_filter_parser``).
 * Static types are sets drawn from {string, int, bool, null, collection}. An expression is accepted
   only if every type it may have at runtime is acceptable where it is used, which is why
   ``not length(userId)`` (int-or-null) is rejected. When several types are unacceptable the message
@@ -18,10 +18,11 @@ leave room, kept deliberately:
   "Type 'null', expect 'bool'." for that example.
 * The items of an ``in`` list may be any single-valued expression (the restated grammar says
   ``value``), not only literals.
-* Comparisons do not chain: ``a eq b eq c`` needs parentheses.
+* Comparisons chain from the left, as in OData: ``a eq b eq c`` is ``(a eq b) eq c``.
 * Integer literals must fit in 64 bits. Lengths and offsets count Python code points.
 * Syntax errors quote the whole filter and give a 0-based character position; type errors quote
-  the offending sub-expression, as the service does for ``not length(userId)``.
+  the offending sub-expression, as the service does for ``not length(userId)``; so do names and
+  constructs that parse but are not supported (``Token 'foo' is not supported.``).
 """
 
 from __future__ import annotations

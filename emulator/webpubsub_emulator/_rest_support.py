@@ -1,48 +1,27 @@
-"""REST plumbing: the service's error bodies, request authentication and parameter validation."""
+"""REST plumbing: request authentication and parameter validation (error answers: _service_errors)."""
 from __future__ import annotations
 
-import json
+import logging
 import re
-from typing import Any, Dict, List, NoReturn, Optional
+from typing import Any, List, Optional
 from urllib.parse import unquote
 
 from aiohttp import web
 
 from . import _jwt
 from ._config import HUB_NAME_PATTERN
+from ._limits import MAX_USER_ID_LENGTH, is_valid_group_name, is_valid_user_id
+from ._service_errors import (API_SUPPORTED_VERSIONS_HEADER, JSON_CONTENT_TYPE, SUPPORTED_API_VERSIONS,
+                              RestError, bad_request, base_headers, compact_json, error_response,
+                              invalid_client_type, invalid_group_name, invalid_hub_name, invalid_id,
+                              invalid_integer)
 
-SUPPORTED_API_VERSIONS = ("2021-10-01", "2022-11-01", "2023-07-01", "2024-01-01", "2024-12-01")
-API_SUPPORTED_VERSIONS_HEADER = ", ".join(SUPPORTED_API_VERSIONS)
-_GROUP_PATTERN = re.compile(r"^(?!\s+$).{1,1024}$", re.DOTALL)
+__all__ = ["API_SUPPORTED_VERSIONS_HEADER", "SUPPORTED_API_VERSIONS", "RestError", "bad_request", "base_headers",
+           "error_response", "invalid_client_type"]
+
+logger = logging.getLogger("webpubsub_emulator")
+
 _DIGITS = re.compile(r"^[+]?\d{1,10}$")
-
-
-class RestError(Exception):
-    def __init__(self, status: int, code: str, message: str, target: Optional[str] = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.target = target
-
-
-def bad_request(message: str, target: str = "Request") -> NoReturn:
-    raise RestError(400, "Error.BadRequest", message, target)
-
-
-def base_headers() -> Dict[str, str]:
-    return {"api-supported-versions": API_SUPPORTED_VERSIONS_HEADER}
-
-
-def error_response(error: RestError, *, head: bool) -> web.Response:
-    headers = base_headers()
-    headers["x-ms-error-code"] = error.code
-    headers["Content-Type"] = "application/json; charset=utf-8"
-    if head:
-        return web.Response(status=error.status, headers=headers)
-    body = {"code": error.code, "message": error.message, "target": error.target, "details": None,
-            "innererror": None}
-    return web.Response(status=error.status, headers=headers, body=json.dumps(body).encode("utf-8"))
 
 
 def unauthorized_response() -> web.Response:
@@ -55,8 +34,8 @@ def empty_response(status: int) -> web.Response:
 
 def json_response(value: Any, status: int = 200) -> web.Response:
     headers = base_headers()
-    headers["Content-Type"] = "application/json; charset=utf-8"
-    return web.Response(status=status, headers=headers, body=json.dumps(value).encode("utf-8"))
+    headers["Content-Type"] = JSON_CONTENT_TYPE
+    return web.Response(status=status, headers=headers, body=compact_json(value))
 
 
 # -- authentication ----------------------------------------------------------------------------------
@@ -80,10 +59,25 @@ def request_base_url(request: web.Request) -> str:
     return f"{request.scheme}://{request.host}"
 
 
-def authenticate_rest(request: web.Request, access_keys: List[str]) -> bool:
+ENTRA_AUDIENCES = ("https://webpubsub.azure.com", "https://webpubsub.azure.com/")  # scope .../.default
+
+
+def is_unvalidated_entra_token(token: str) -> bool:
+    """A current token for the Web PubSub resource audience, signature NOT checked (opt-in, local tests)."""
+    try:
+        claims = _jwt.decode_unverified(token)
+    except _jwt.TokenError as error:
+        logger.info("Entra ID token refused: %s", error)
+        return False
+    return claims.get("aud") in ENTRA_AUDIENCES
+
+
+def authenticate_rest(request: web.Request, access_keys: List[str], *, allow_entra: bool = False) -> bool:
     token = bearer_token(request)
     if token is None:
         return False
+    if allow_entra and is_unvalidated_entra_token(token):
+        return True
     try:
         claims = _jwt.decode(token, access_keys)
     except _jwt.TokenError:
@@ -96,25 +90,26 @@ def authenticate_rest(request: web.Request, access_keys: List[str]) -> bool:
 # -- validation --------------------------------------------------------------------------------------
 def validate_hub(hub: str) -> str:
     if not HUB_NAME_PATTERN.match(hub):
-        bad_request(f"Invalid hub name '{hub}': it must start with a letter, contain only letters, digits, "
-                    "'_', '`', ',', '.', '[' or ']' and be at most 128 characters long.", "hub")
+        raise invalid_hub_name(hub)
     return hub
 
 
 def is_valid_group(group: Any) -> bool:
-    return isinstance(group, str) and bool(_GROUP_PATTERN.match(group))
+    return is_valid_group_name(group)
 
 
-def validate_group(group: str, target: str = "group") -> str:
-    if not is_valid_group(group):
-        bad_request(f"Invalid group name '{group}': it must be 1-1024 characters long and not only "
-                    "whitespace.", target)
+def validate_group(group: Optional[str], target: str = "group") -> str:
+    """A group name from a path, query or body; a missing one (e.g. no `targetName`) is invalid too."""
+    if group is None or not is_valid_group(group):
+        raise invalid_group_name()
     return group
 
 
 def validate_id(value: str, target: str) -> str:
+    if target == "userId" and not is_valid_user_id(value):
+        raise invalid_id(target, MAX_USER_ID_LENGTH)
     if not value:
-        bad_request(f"'{target}' must not be empty.", target)
+        raise invalid_id(target, None)
     return value
 
 
@@ -124,8 +119,7 @@ def int_query(request: web.Request, name: str, minimum: int, maximum: int) -> Op
         return None
     raw = values[-1]
     if not _DIGITS.match(raw.strip()) or not minimum <= int(raw) <= maximum:
-        bad_request(f"Invalid value '{raw}' for '{name}': expected an integer between {minimum} and "
-                    f"{maximum}.", name)
+        raise invalid_integer(name, raw, minimum, maximum)
     return int(raw)
 
 

@@ -140,6 +140,10 @@ class Upstream:
         self._closing = False  # no new notifications; pending ones may still use the session
         self._closed = False
 
+    def set_access_keys(self, access_keys: Sequence[str]) -> None:
+        """Sign later requests with these keys (one `ce-signature` value per key)."""
+        self._access_keys = tuple(access_keys)
+
     # ----- routing -------------------------------------------------------------------------
 
     def set_handlers(self, hub: str, handlers: Sequence[EventHandlerSettings]) -> None:
