@@ -32,7 +32,9 @@ def readme_pip_installs() -> List[List[str]]:
     text = README.read_text(encoding="utf-8")
     commands = []
     for block in re.findall(r"^```(?:bash|console|sh)\n(.*?)^```", text, re.MULTILINE | re.DOTALL):
-        for command in re.split(r"&&|\n", block):
+        for command in re.split(r"&&|\n", block.replace("\\\n", " ")):  # continuation lines joined first
+            if "pip" not in command:
+                continue
             words = shlex.split(command, comments=True)
             if "pip" in words and words[words.index("pip") + 1 : words.index("pip") + 2] == ["install"]:
                 commands.append(words[words.index("pip") + 2 :])
