@@ -19,6 +19,8 @@ from ._config import (DEFAULT_ACCESS_KEY, ConfigError, EmulatorSettings, EventHa
 from ._connection import ConnectionLimits
 from ._core import EmulatorCore
 from ._limits import MAX_REST_BODY_BYTES
+from ._mqtt_endpoint import MqttEndpoint
+from ._mqtt_rules import DEFAULT_OPTIONS, MqttOptions
 from ._rest import RestApi
 
 logger = logging.getLogger("webpubsub_emulator")
@@ -44,7 +46,8 @@ class Emulator:
                  access_keys: Optional[Sequence[str]] = None, allow_unvalidated_entra_tokens: bool = False,
                  max_connections: Optional[int] = None, keep_alive_interval: Optional[float] = None,
                  ping_timeout: Optional[float] = None, tls_cert: Optional[str] = None,
-                 tls_key: Optional[str] = None, strict_json_data_types: bool = False) -> None:
+                 tls_key: Optional[str] = None, strict_json_data_types: bool = False,
+                 mqtt: MqttOptions = DEFAULT_OPTIONS) -> None:
         settings = EmulatorSettings(anonymous_connect=anonymous_connect,
                                     strict_json_data_types=strict_json_data_types)
         if config is not None:
@@ -88,6 +91,7 @@ class Emulator:
         self.settings = settings
         self.host = host
         self.limits = limits or ConnectionLimits()
+        self.mqtt_options = mqtt
         self.verbose = verbose
         self._requested_port = port
         self._port: Optional[int] = None
@@ -163,6 +167,7 @@ class Emulator:
         app.router.add_route("*", "/api/{tail:.*}", rest.handle)
         app.router.add_route("GET", "/client", clients.handle)
         app.router.add_route("GET", "/client/{tail:.*}", clients.handle)
+        app.router.add_route("GET", "/clients/mqtt/{tail:.*}", MqttEndpoint(core, self.mqtt_options).handle)
         runner = web.AppRunner(app, access_log=logger if self.verbose else None, handle_signals=False,
                                shutdown_timeout=1.0)
         await runner.setup()

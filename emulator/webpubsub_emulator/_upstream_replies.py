@@ -31,6 +31,7 @@ class ConnectResult:
     groups: Optional[List[str]] = None
     roles: Optional[List[str]] = None
     subprotocol: Optional[str] = None
+    mqtt_user_properties: Optional[List[Tuple[str, str]]] = None  # MQTT: copied into the CONNACK
 
 
 @dataclass
@@ -66,7 +67,27 @@ def parse_connect_result(body: bytes, offered_subprotocols: Sequence[str]) -> Co
             raise InvalidResponse(
                 f"connect response picked subprotocol {result.subprotocol!r} the client did not offer"
             )
+    mqtt = fields.get("mqtt")
+    if mqtt is not None:
+        result.mqtt_user_properties = mqtt_user_properties(mqtt, "connect response")
     return result
+
+
+def mqtt_user_properties(mqtt: Any, what: str) -> List[Tuple[str, str]]:
+    """``{"userProperties": [{"name": ..., "value": ...}]}`` (names matched case-insensitively) -> pairs."""
+    if not isinstance(mqtt, dict):
+        raise InvalidResponse(f"{what} field 'mqtt' must be a JSON object")
+    items = {name.lower(): value for name, value in mqtt.items()}.get("userproperties") or []
+    if not isinstance(items, list):
+        raise InvalidResponse(f"{what} field 'mqtt.userProperties' must be an array")
+    pairs = []
+    for item in items:
+        entry = {name.lower(): value for name, value in item.items()} if isinstance(item, dict) else {}
+        name, value = entry.get("name"), entry.get("value")
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidResponse(f"{what}: each MQTT user property needs a string name and value")
+        pairs.append((name, value))
+    return pairs
 
 
 def _string_field(value: Any, name: str) -> str:

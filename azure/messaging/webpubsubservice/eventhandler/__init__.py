@@ -16,6 +16,9 @@ from ._models import (
     DisconnectedRequest,
     EventHandlerError,
     HandlerResponse,
+    MqttConnectProperties,
+    MqttDisconnected,
+    MqttDisconnectPacket,
     UserEventRequest,
     UserEventResponse,
 )
@@ -35,4 +38,7 @@ __all__ = [
     "ClientCertificate",
     "EventHandlerError",
     "HandlerResponse",
+    "MqttConnectProperties",
+    "MqttDisconnected",
+    "MqttDisconnectPacket",
 ]
