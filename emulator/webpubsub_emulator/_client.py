@@ -36,6 +36,10 @@ logger = logging.getLogger("webpubsub_emulator")
 
 RECONNECTION_TOKEN_SECONDS = 7 * 24 * 3600
 RECONNECTION_ISSUER = "https://webpubsub.azure.com"
+# Close codes with which a client leaves on purpose: its reliable session ends instead of waiting for recovery.
+# A close frame without a status code (RFC 6455 "1005"; aiohttp reports 0) is what the official JS client's
+# stop() sends, so it counts as leaving, like 1000. Abnormal ends (1006, no close frame) stay recoverable.
+CLIENT_LEFT_CLOSE_CODES = (0, 1000, 1005)
 
 
 def _last(request: web.Request, name: str) -> Optional[str]:
@@ -344,10 +348,11 @@ class ClientEndpoint:
             connection.finish(connection.close_reason)
             return
         code = ws.close_code
-        if connection.reliable and code != 1000 and not self.core.shutting_down:
+        if connection.reliable and code not in CLIENT_LEFT_CLOSE_CODES and not self.core.shutting_down:
             connection.detach()
             connection.start_recovery_window()
             logger.info("connection %s dropped (code %s); recoverable for %.0f s", connection.connection_id, code,
                         connection.limits.recovery_seconds)
             return
-        connection.finish(None if code in (None, 1000, 1001) else f"The client closed the connection with code {code}.")
+        left = code is None or code == 1001 or code in CLIENT_LEFT_CLOSE_CODES
+        connection.finish(None if left else f"The client closed the connection with code {code}.")
