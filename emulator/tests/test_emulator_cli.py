@@ -77,6 +77,20 @@ async def test_cli_bad_flag_is_one_line_and_nonzero() -> None:
 
 
 @pytest.mark.asyncio
+async def test_cli_read_timeout_drops_a_silent_connection_and_refuses_a_bad_value() -> None:
+    process, port, _, _ = await start_cli("--read-timeout", "0.3")
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""  # closed without a request
+        writer.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 15)
+    code, stderr = await run_cli("--read-timeout", "0")
+    assert code != 0 and "read_timeout must be a positive number" in stderr and len(stderr.splitlines()) == 1
+
+
+@pytest.mark.asyncio
 async def test_cli_bad_event_handler_flag_is_one_line_and_nonzero() -> None:
     code, stderr = await run_cli("--port", "0", "--event-handler", "chat")
     assert code != 0 and len(stderr.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ import sys
 from typing import Dict, List, NoReturn, Optional, Sequence
 
 from ._config import ConfigError, parse_event_handler_flag
+from ._limits import DEFAULT_READ_TIMEOUT_SECONDS
 from ._server import DEV_WARNING, ENTRA_WARNING, Emulator
 
 PROGRAM = "webpubsub-emulator"
@@ -49,6 +50,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS and WSS with this PEM certificate (chain)")
     parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     parser.add_argument("--config", metavar="FILE", help="JSON settings file (ours or Microsoft's appsettings.json)")
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help="drop a connection whose request head or body takes longer than this "
+                             f"(default {DEFAULT_READ_TIMEOUT_SECONDS:g}; WebSockets are not affected)")
     parser.add_argument("--verbose", action="store_true", help="log every connection and request")
     parser.add_argument("--strict-json-data-types", action="store_true",
                         help="close JSON-subprotocol clients that send dataType protobuf, as Microsoft's emulator")
@@ -108,7 +112,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                             verbose=args.verbose, allow_unvalidated_entra_tokens=args.allow_unvalidated_entra_tokens,
                             max_connections=args.max_connections, keep_alive_interval=args.keep_alive_interval,
                             ping_timeout=args.ping_timeout, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                            strict_json_data_types=args.strict_json_data_types)
+                            strict_json_data_types=args.strict_json_data_types, read_timeout=args.read_timeout)
     except (ConfigError, ValueError) as error:
         return _fail(str(error))
     try:

@@ -27,7 +27,7 @@ from ._hub import Hub
 from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
 from ._limits import MAX_FRAME_BYTES, is_valid_user_id
 from ._permissions import Permissions
-from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
+from ._rest_support import audience_matches, bearer_token, is_valid_group, repeated_parameter, request_base_url
 from ._subprotocols import PREDEFINED_PROTOCOLS
 from ._upstream import ConnectResult, UpstreamConnection, UpstreamFailed, UpstreamRejected
 from ._wire import RequestFormat
@@ -36,6 +36,9 @@ logger = logging.getLogger("webpubsub_emulator")
 
 RECONNECTION_TOKEN_SECONDS = 7 * 24 * 3600
 RECONNECTION_ISSUER = "https://webpubsub.azure.com"
+# Query parameters the endpoint reads as one value (lower-case); the client's own may repeat.
+_SINGLE_VALUED_QUERY = frozenset({"hub", "access_token", "webpubsub_mode", "group", "noecho", "awps_connection_id",
+                                  "awps_reconnection_token"})
 # Close codes with which a client leaves on purpose: its reliable session ends instead of waiting for recovery.
 # A close frame without a status code (RFC 6455 "1005"; aiohttp reports 0) is what the official JS client's
 # stop() sends, so it counts as leaving, like 1000. Abnormal ends (1006, no close frame) stay recoverable.
@@ -165,8 +168,11 @@ class ClientEndpoint:
         hub_name = self._hub_name(request)
         if hub_name is None:
             return _plain(404, "Not found.")
-        if not HUB_NAME_PATTERN.match(hub_name):
+        if not HUB_NAME_PATTERN.fullmatch(hub_name):
             return _plain(400, f"Invalid hub name '{hub_name}'.")
+        repeated = repeated_parameter(request, _SINGLE_VALUED_QUERY)
+        if repeated is not None:
+            return _plain(400, f"The query parameter '{repeated}' must not be repeated.")
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return _plain(400, "A WebSocket upgrade request is expected here.")
         offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
@@ -216,7 +222,6 @@ class ClientEndpoint:
 
     async def _open(self, request: web.Request, hub_name: str, handshake: "_Handshake", connection_id: str,
                     upstream_connection: UpstreamConnection, slot: "_Slot") -> web.WebSocketResponse:
-        hub = self.core.hub(hub_name)
         connection = Connection(hub=hub_name, connection_id=connection_id, user_id=handshake.user_id,
                                 subprotocol=handshake.subprotocol, permissions=Permissions(handshake.roles),
                                 limits=self.core.limits, upstream=upstream_connection,
@@ -227,6 +232,7 @@ class ClientEndpoint:
                  "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.reconnection_secret)
         ws = self._websocket(handshake.subprotocol)
         await ws.prepare(request)
+        hub = self.core.hub(hub_name)  # only now: an empty hub is forgotten, even during the await above
         hub.add(connection)
         slot.release()  # counted in the hub from now on
         for group in handshake.groups:

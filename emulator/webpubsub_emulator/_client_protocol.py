@@ -18,7 +18,7 @@ from ._messages import BINARY, JSON, PROTOBUF, TEXT, Frame, OutboundMessage
 from ._permissions import JOIN_LEAVE, SEND
 from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE, PROTOBUF_CONTENT_TYPE
 from ._requests import (AckedRequest, JoinGroup, LeaveGroup, Ping, ProtocolViolation, SendEvent, SendToGroup,
-                        SequenceAck)
+                        SequenceAck, sendable)
 from ._rest_support import is_valid_group
 from ._upstream import Reply, Upstream, UpstreamFailed
 from ._wire import RequestFormat
@@ -39,7 +39,7 @@ class _Rejected(Exception):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
         self.name = name
-        self.message = message
+        self.message = sendable(message)
 
 
 def reply_message(reply: Reply) -> OutboundMessage:
@@ -82,7 +82,7 @@ class ClientOperations:
 
     async def event(self, name: str, kind: str, data: bytes) -> None:
         """A user event; a reply from the handler goes back to this connection only."""
-        if not _EVENT_NAME.match(name):
+        if not _EVENT_NAME.fullmatch(name):  # not match(): `$` would let "name\n" through
             raise _Rejected("BadRequest", f"Invalid event name '{name}'.")
         try:
             reply = await self.upstream.user_event(self.connection.upstream, name, data, _CONTENT_TYPES[kind])

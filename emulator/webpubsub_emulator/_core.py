@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import secrets
 from typing import Dict, Iterator, List, Optional, Sequence, Set
@@ -24,7 +25,9 @@ class EmulatorCore:
         self.upstream = Upstream(access_keys=self.access_keys)
         for hub in settings.hubs.values():
             self.upstream.set_handlers(hub.name, hub.event_handlers)
+        # Only hubs with connections are kept: users, groups and memberships all hang off connections.
         self._hubs: Dict[str, Hub] = {}
+        self._join_counter = itertools.count(1)
         self.sessions: Set["asyncio.Task[object]"] = set()
         self.shutting_down = False
         self.handshakes_in_progress = 0  # accepted by the connection limit, not yet in a hub
@@ -45,10 +48,11 @@ class EmulatorCore:
         return sum(len(hub.connections) for hub in list(self._hubs.values())) + self.handshakes_in_progress
 
     def hub(self, name: str) -> Hub:
+        """The hub, created if needed: only for a connection about to be added (see `connection_ended`)."""
         key = name.lower()
         hub = self._hubs.get(key)
         if hub is None:
-            hub = self._hubs[key] = Hub(name)
+            hub = self._hubs[key] = Hub(name, self._join_counter)
         return hub
 
     def find_hub(self, name: str) -> Optional[Hub]:
@@ -63,6 +67,8 @@ class EmulatorCore:
         hub = self.find_hub(connection.hub)
         if hub is not None:
             hub.remove(connection)
+            if not hub.connections:
+                del self._hubs[connection.hub.lower()]
         logger.info("connection %s ended (%s)", connection.connection_id, reason or "closed")
         try:
             self.upstream.disconnected(connection.upstream, reason)

@@ -115,14 +115,19 @@ class _Lexer:
     """OData's ExpressionLexer, reduced to the tokens a filter can hold. ``current`` is the token being
     looked at; ``position`` is the offset just after it (OData's ``textPos``)."""
 
-    def __init__(self, text: str) -> None:
+    def __init__(self, text: str, max_tokens: Optional[int] = None) -> None:
         self.text = text
         self.position = 0
+        self.tokens_read = 0
+        self._max_tokens = max_tokens
         self.current = self._read()
 
     def advance(self) -> _Token:
         token = self.current
         if token.kind is not _TokenKind.END:
+            self.tokens_read += 1
+            if self._max_tokens is not None and self.tokens_read > self._max_tokens:
+                raise TooManyTokens(self._max_tokens)  # before reading on: the work stays bounded
             self.current = self._read()
         return token
 
@@ -224,9 +229,17 @@ class _Lexer:
         return position
 
 
-def _tokenize(text: str) -> _Lexer:
+def _tokenize(text: str, max_tokens: Optional[int] = None) -> _Lexer:
     """The lexer for `text`, positioned on its first token (OData reads it when parsing starts)."""
-    return _Lexer(text)
+    return _Lexer(text, max_tokens)
+
+
+class TooManyTokens(Exception):
+    """The filter holds more tokens than the lexer was allowed to read."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(limit)
+        self.limit = limit
 
 
 # --------------------------------------------------------------------------------------------------

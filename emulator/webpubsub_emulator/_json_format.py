@@ -41,11 +41,19 @@ def _payload(message: Dict[str, Any], accept_protobuf: bool) -> Tuple[str, bytes
     if kind == JSON:
         if data is None:
             raise ProtocolViolation("JSON 'data' must not be null.")
-        return JSON, dumps(data).encode("utf-8")
+        try:
+            return JSON, dumps(data).encode("utf-8")
+        except RecursionError:  # parsed just below the recursion limit, re-encoded a few frames deeper
+            raise ProtocolViolation("'data' is nested too deeply.") from None
+        except ValueError:  # 1e400 parses to infinity; "\ud800" to a lone surrogate that UTF-8 cannot carry
+            raise ProtocolViolation("'data' holds a number or string that JSON text cannot carry.") from None
     if kind == TEXT:
         if not isinstance(data, str):
             raise ProtocolViolation("'data' must be a string when dataType is text.")
-        return TEXT, data.encode("utf-8")
+        try:
+            return TEXT, data.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ProtocolViolation("'data' holds a lone surrogate, which is not text.") from None
     if kind == BINARY:
         return BINARY, _base64(data, kind)
     if kind == PROTOBUF and accept_protobuf:
@@ -53,7 +61,9 @@ def _payload(message: Dict[str, Any], accept_protobuf: bool) -> Tuple[str, bytes
         if not is_serialized_any(payload):
             raise ProtocolViolation("'data' is not a serialized google.protobuf.Any.")
         return PROTOBUF, payload
-    raise ProtocolViolation(f"Unsupported dataType {json.dumps(data_type)}.")
+    if isinstance(data_type, (dict, list)):  # never echo a structure back: it may be huge or deep
+        raise ProtocolViolation("'dataType' must be a string.")
+    raise ProtocolViolation(f"Unsupported dataType {json.dumps(data_type)[:100]}.")
 
 
 def _string(message: Dict[str, Any], field: str) -> str:

@@ -25,13 +25,21 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def strict_loads(text: str) -> Any:
-    """json.loads without Python's NaN/Infinity extensions, which other JSON parsers reject."""
-    return json.loads(text, parse_constant=_reject_constant)
+def strict_loads(text: Union[str, bytes]) -> Any:
+    """json.loads without Python's NaN/Infinity extensions, which other JSON parsers reject.
+
+    Every failure is a ValueError, including nesting deeper than the interpreter's recursion limit
+    allows (roughly 1,000 levels) -- a RecursionError from json is a refusal of the input, not a crash.
+    """
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
 
 
 def dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    """Compact JSON; raises ValueError rather than write NaN/Infinity (what `1e400` parses to)."""
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
 class OutboundMessage:

@@ -15,8 +15,13 @@ class ProtocolViolation(Exception):
 
     def __init__(self, reason: str, code: int = 1007) -> None:
         super().__init__(reason)
-        self.reason = reason
+        self.reason = sendable(reason)
         self.code = code
+
+
+def sendable(text: str) -> str:
+    """Messages quote what the client sent; a lone surrogate from a JSON escape cannot go out as UTF-8."""
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 @dataclass(frozen=True)

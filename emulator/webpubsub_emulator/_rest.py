@@ -17,14 +17,15 @@ from . import _jwt
 from ._connection import Connection
 from ._core import EmulatorCore
 from ._filter import FilterError, compile_filter
+from ._http import request_body
 from ._hub import ConnectionPredicate, Hub
+from ._limits import MAX_GROUPS_PER_BULK_REQUEST
 from ._messages import BINARY, JSON, TEXT, OutboundMessage, strict_loads
-from ._limits import MAX_REST_BODY_BYTES
 from ._permissions import PERMISSIONS, TooManyRules
-from ._rest_support import (RestError, authenticate_rest, bad_request, empty_response, error_response,
-                            excluded_ids, int_query, is_valid_group, json_response, optional_query,
-                            request_base_url, unauthorized_response, validate_group, validate_hub,
-                            validate_id)
+from ._rest_support import (REST_SINGLE_VALUED, RestError, authenticate_rest, bad_request, empty_response,
+                            error_response, excluded_ids, int_query, is_valid_group, json_response, optional_query,
+                            parse_integer, repeated_parameter, request_base_url, unauthorized_response,
+                            validate_group, validate_hub, validate_id)
 from . import _service_errors as errors
 
 DEFAULT_CLOSE_REASON = "Closed by REST API."
@@ -66,6 +67,8 @@ class RestApi:
         }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Route on the raw path. The HTTP layer has read the body already, so no handler waits on the
+        client: the hub looked up here cannot be forgotten while a handler uses it."""
         head = request.method == "HEAD"
         raw_path = request.raw_path.split("?", 1)[0]
         segments = raw_path.split("/")[2:]  # drop "" and "api"
@@ -75,6 +78,9 @@ class RestApi:
                                  allow_entra=self.core.settings.allow_unvalidated_entra_tokens):
             return unauthorized_response()
         try:
+            repeated = repeated_parameter(request, REST_SINGLE_VALUED)
+            if repeated is not None:
+                bad_request(f"The query parameter '{repeated}' must not be repeated.", repeated)
             if len(segments) < 3 or segments[0] != "hubs":
                 raise errors.no_operation(raw_path)
             hub_name = validate_hub(unquote(segments[1]))
@@ -83,15 +89,16 @@ class RestApi:
                           for index, part in enumerate(rest))
             handler = self._routes.get((request.method, shape))
             if handler is None:
-                if any(key[1] == shape for key in self._routes):
-                    raise errors.method_not_allowed(request.method, raw_path)
+                allowed = [method for method, known in self._routes if known == shape]
+                if allowed:
+                    raise errors.method_not_allowed(request.method, raw_path, allowed)
                 raise errors.no_operation(raw_path)
             args = [unquote(part) for index, part in enumerate(rest) if shape[index] == "{}"]
-            return await handler(request, self.core.hub(hub_name), args)
+            # Unknown hubs are not created (each name ever sent would stay in memory): an empty stand-in answers.
+            hub = self.core.find_hub(hub_name) or Hub(hub_name)
+            return await handler(request, hub, args)
         except RestError as error:
             return error_response(error, head=head)
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(errors.payload_too_large(MAX_REST_BODY_BYTES), head=head)
 
     # -- helpers --------------------------------------------------------------------------------
     @staticmethod
@@ -106,11 +113,12 @@ class RestApi:
 
     async def _message(self, request: web.Request, group: Optional[str] = None) -> OutboundMessage:
         ttl = int_query(request, "messageTtlSeconds", 0, 300) or 0
-        kind = _CONTENT_KINDS.get(request.content_type.lower())
+        media_type = _media_type(request)
+        kind = _CONTENT_KINDS.get(media_type)
         if kind is None:
-            raise errors.unsupported_media_type(request.content_type,
+            raise errors.unsupported_media_type(media_type[:100],
                                                 "text/plain, application/json or application/octet-stream")
-        body = await request.read()
+        body = request_body(request)
         if kind != BINARY:
             try:
                 text = body.decode("utf-8")
@@ -250,10 +258,11 @@ class RestApi:
         return empty_response(204)
 
     async def _bulk_groups(self, request: web.Request) -> Tuple[List[str], Optional[ConnectionPredicate]]:
-        if request.content_type.lower() != "application/json":
-            raise errors.unsupported_media_type(request.content_type, "application/json")
+        media_type = _media_type(request)
+        if media_type != "application/json":
+            raise errors.unsupported_media_type(media_type[:100], "application/json")
         try:
-            body = strict_loads((await request.read()).decode("utf-8"))
+            body = strict_loads(request_body(request).decode("utf-8"))
         except ValueError:
             bad_request(errors.BODY_NOT_JSON, "body")
         if not isinstance(body, dict):
@@ -261,6 +270,9 @@ class RestApi:
         groups = next((value for key, value in body.items() if key.lower() == "groups"), None)
         if not isinstance(groups, list) or not groups:
             bad_request(errors.GROUPS_NOT_LIST, "groups")
+        if len(groups) > MAX_GROUPS_PER_BULK_REQUEST:
+            bad_request(f"'groups' holds {len(groups)} names; at most {MAX_GROUPS_PER_BULK_REQUEST} are allowed "
+                        "in one request.", "groups")
         for group in groups:
             if not is_valid_group(group):
                 raise errors.invalid_group_name()
@@ -370,6 +382,12 @@ class RestApi:
         return json_response({"token": _jwt.encode(claims, key, kid=_jwt.key_id(key))})
 
 
+def _media_type(request: web.Request) -> str:
+    """The Content-Type as sent, without parameters. A missing or unparsable header is no media type
+    (aiohttp's `content_type` would report application/octet-stream for both)."""
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
+
+
 def _encode_continuation(position: int) -> str:
     return base64.urlsafe_b64encode(f"awps-page:{position}".encode("ascii")).decode("ascii").rstrip("=")
 
@@ -380,6 +398,7 @@ def _decode_continuation(token: str) -> int:
     except (binascii.Error, ValueError):
         bad_request(errors.BAD_CONTINUATION_TOKEN, "continuationToken")
     prefix, _, number = text.partition(":")
-    if prefix != "awps-page" or not number.isdigit():
+    position = parse_integer(number)
+    if prefix != "awps-page" or position is None or position < 0:
         bad_request(errors.BAD_CONTINUATION_TOKEN, "continuationToken")
-    return int(number)
+    return position

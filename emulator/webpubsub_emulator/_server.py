@@ -18,7 +18,8 @@ from ._config import (DEFAULT_ACCESS_KEY, ConfigError, EmulatorSettings, EventHa
                       validate_keep_alive, validate_max_connections, validate_ping_timeout)
 from ._connection import ConnectionLimits
 from ._core import EmulatorCore
-from ._limits import MAX_REST_BODY_BYTES
+from ._http import HttpServer, Route
+from ._limits import DEFAULT_READ_TIMEOUT_SECONDS, MAX_REST_BODY_BYTES
 from ._mqtt_endpoint import MqttEndpoint
 from ._mqtt_rules import DEFAULT_OPTIONS, MqttOptions
 from ._rest import RestApi
@@ -37,6 +38,8 @@ class Emulator:
 
     `with Emulator() as emu:` runs it in its own thread and event loop; `async with Emulator() as emu:`
     runs it in the current loop. `port=0` picks a free port. Arguments given here win over `config`.
+    `read_timeout`: seconds a client has to send a request's head, and then its body, before the
+    connection is dropped (see `_limits`).
     """
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0, access_key: str = DEFAULT_ACCESS_KEY,
@@ -47,7 +50,9 @@ class Emulator:
                  max_connections: Optional[int] = None, keep_alive_interval: Optional[float] = None,
                  ping_timeout: Optional[float] = None, tls_cert: Optional[str] = None,
                  tls_key: Optional[str] = None, strict_json_data_types: bool = False,
-                 mqtt: MqttOptions = DEFAULT_OPTIONS) -> None:
+                 mqtt: MqttOptions = DEFAULT_OPTIONS, read_timeout: float = DEFAULT_READ_TIMEOUT_SECONDS) -> None:
+        if not read_timeout > 0:  # also refuses NaN
+            raise ValueError(f"read_timeout must be a positive number of seconds, got {read_timeout!r}")
         settings = EmulatorSettings(anonymous_connect=anonymous_connect,
                                     strict_json_data_types=strict_json_data_types)
         if config is not None:
@@ -93,10 +98,11 @@ class Emulator:
         self.limits = limits or ConnectionLimits()
         self.mqtt_options = mqtt
         self.verbose = verbose
+        self.read_timeout = read_timeout
         self._requested_port = port
         self._port: Optional[int] = None
         self._core: Optional[EmulatorCore] = None
-        self._runner: Optional[web.AppRunner] = None
+        self._runner: Optional[web.ServerRunner] = None
         self._thread: Optional[threading.Thread] = None
         self._thread_loop: Optional[asyncio.AbstractEventLoop] = None
 
@@ -161,15 +167,14 @@ class Emulator:
     # -- running in the current loop ------------------------------------------------------------
     async def start(self) -> None:
         core = EmulatorCore(self.settings, self.limits)
-        app = web.Application(client_max_size=MAX_REST_BODY_BYTES)
         rest = RestApi(core)
         clients = ClientEndpoint(core)
-        app.router.add_route("*", "/api/{tail:.*}", rest.handle)
-        app.router.add_route("GET", "/client", clients.handle)
-        app.router.add_route("GET", "/client/{tail:.*}", clients.handle)
-        app.router.add_route("GET", "/clients/mqtt/{tail:.*}", MqttEndpoint(core, self.mqtt_options).handle)
-        runner = web.AppRunner(app, access_log=logger if self.verbose else None, handle_signals=False,
-                               shutdown_timeout=1.0)
+        get = frozenset({"GET"})
+        routes = [Route("/api", rest.handle), Route("/client", clients.handle, get),
+                  Route("/clients/mqtt", MqttEndpoint(core, self.mqtt_options).handle, get)]
+        server = HttpServer(routes, read_timeout=self.read_timeout, max_body_bytes=MAX_REST_BODY_BYTES,
+                            access_log=logger if self.verbose else None)
+        runner = web.ServerRunner(server, handle_signals=False, shutdown_timeout=1.0)
         await runner.setup()
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
         sock = socket.socket(family, socket.SOCK_STREAM)

@@ -19,7 +19,7 @@ HEAD answers carry the headers and the ``Content-Length`` of the body a GET woul
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, NoReturn, Optional
+from typing import Any, Dict, Iterable, Mapping, NoReturn, Optional
 
 from aiohttp import web
 
@@ -35,12 +35,14 @@ VALIDATION_TITLE = "One or more validation errors occurred."  # [obs]
 class RestError(Exception):
     """A refused REST request: status, `x-ms-error-code`, message and target (Format A)."""
 
-    def __init__(self, status: int, code: str, message: str, target: Optional[str] = None) -> None:
+    def __init__(self, status: int, code: str, message: str, target: Optional[str] = None,
+                 headers: Optional[Mapping[str, str]] = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
         self.target = target
+        self.headers = headers  # e.g. `Allow` on a 405
 
     def body(self) -> Dict[str, Any]:
         return {"code": self.code, "message": self.message, "target": self.target, "details": None,
@@ -70,6 +72,7 @@ def error_response(error: RestError, *, head: bool = False) -> web.Response:
     body's `Content-Length`, and leaves the body out (`head` is kept for callers that say so)."""
     problem = isinstance(error, ValidationProblem)
     headers = {} if problem else base_headers()
+    headers.update(error.headers or {})
     headers["x-ms-error-code"] = error.code
     headers["Content-Type"] = PROBLEM_CONTENT_TYPE if problem else JSON_CONTENT_TYPE
     return web.Response(status=error.status, headers=headers, body=compact_json(error.body()))
@@ -148,8 +151,9 @@ def no_operation(path: str) -> RestError:
     return RestError(404, "Error.NotFound", f"No operation at '{path}'.", "Request")
 
 
-def method_not_allowed(method: str, path: str) -> RestError:
-    return RestError(405, "Error.MethodNotAllowed", f"{method} is not supported at '{path}'.", "Request")
+def method_not_allowed(method: str, path: str, allowed: Iterable[str]) -> RestError:
+    return RestError(405, "Error.MethodNotAllowed", f"{method} is not supported at '{path}'.", "Request",
+                     headers={"Allow": ", ".join(sorted(allowed))})
 
 
 def invalid_hub_name(hub: str) -> RestError:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any, Coroutine, Dict, List, Optional, Sequence, Set, Tuple
@@ -419,7 +420,7 @@ class Upstream:
                 conn.connection_state = states[-1]
         for name, morsel in response.cookies.items():
             max_age = morsel["max-age"]
-            if max_age and str(max_age).lstrip("-").isdigit() and int(max_age) <= 0:
+            if max_age and re.fullmatch(r"-?[0-9]+", str(max_age)) and int(max_age) <= 0:  # ASCII: int("\u00b2") raises
                 conn._cookies.pop(name, None)
             else:
                 conn._cookies[name] = morsel.coded_value

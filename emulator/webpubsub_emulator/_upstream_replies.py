@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import codecs
-import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
+from ._messages import strict_loads
 from ._protobuf_schema import is_serialized_any
 from ._protocol_choices import PROTOBUF_CONTENT_TYPE
 
@@ -45,8 +45,8 @@ def parse_connect_result(body: bytes, offered_subprotocols: Sequence[str]) -> Co
     if not body.strip():
         return ConnectResult()
     try:
-        document = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as error:
+        document = strict_loads(body.decode("utf-8-sig"))
+    except ValueError as error:  # including UnicodeDecodeError and nesting too deep for the parser
         raise InvalidResponse(f"connect response is not valid JSON: {error}") from None
     if document is None:
         return ConnectResult()
@@ -123,7 +123,7 @@ def parse_reply(content_type: Optional[str], body: bytes) -> Optional[Reply]:
     text = _decode_text(body, parameters.get("charset", "utf-8"))
     if data_type == "json":
         try:
-            json.loads(text)
+            strict_loads(text)  # NaN/Infinity would reach JSON clients as invalid JSON
         except ValueError as error:
             raise InvalidResponse(f"reply declared application/json but is not valid JSON: {error}") from None
     return Reply(data=text.encode("utf-8"), data_type=data_type)
