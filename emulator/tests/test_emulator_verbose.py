@@ -44,5 +44,13 @@ async def test_verbose_logs_connections_and_requests_from_the_emulators_loggers_
 
 
 @pytest.mark.asyncio
+async def test_verbose_request_lines_never_show_a_clients_access_token() -> None:
+    lines = await session_log("--verbose")
+    handshake = [line for line in lines if '"GET /client/hubs/chat?' in line]
+    assert handshake and all("access_token=REDACTED" in line for line in handshake), lines
+    assert not [line for line in lines if "eyJ" in line]  # no JWT (base64 of '{"') anywhere
+
+
+@pytest.mark.asyncio
 async def test_without_verbose_a_normal_session_logs_nothing() -> None:
     assert await session_log() == []
