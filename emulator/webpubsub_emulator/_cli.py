@@ -14,6 +14,9 @@ from ._mqtt_rules import MqttOptions
 from ._server import DEV_WARNING, ENTRA_WARNING, Emulator
 
 PROGRAM = "webpubsub-emulator"
+# Where the SDK's event handler answers with its defaults: path /eventhandler, served by uvicorn or gunicorn
+# on their default port 8000. README.md, emulator/README.md and a test use this same URL.
+EXAMPLE_EVENT_HANDLER = "chat=http://127.0.0.1:8000/eventhandler"
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -32,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--hub", action="extend", nargs="+", default=[], metavar="NAME",
                         help="declare a hub (any valid hub name works without it)")
     parser.add_argument("--event-handler", action="extend", nargs="+", default=[], metavar="HUB=URL_TEMPLATE",
-                        help="event handler URL template for a hub, e.g. chat=http://127.0.0.1:7071/api/{event}")
+                        help=f"event handler URL template for a hub, e.g. {EXAMPLE_EVENT_HANDLER}")
     parser.add_argument("--anonymous", action="store_true", help="let clients connect without an access token")
     parser.add_argument("--allow-unvalidated-entra-tokens", action="store_true",
                         help="accept Microsoft Entra ID bearer tokens for https://webpubsub.azure.com WITHOUT "
@@ -58,6 +61,18 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--strict-json-data-types", action="store_true",
                         help="close JSON-subprotocol clients that send dataType protobuf, as Microsoft's emulator")
     return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Warnings from anyone; with ``verbose``, every line of the emulator's own loggers too.
+
+    Only the ``webpubsub_emulator`` logger tree is lowered: a DEBUG root would also print asyncio's and
+    aiohttp's internal debug lines.
+    """
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose:
+        logging.getLogger("webpubsub_emulator").setLevel(logging.DEBUG)
 
 
 def _fail(message: str) -> int:
@@ -88,8 +103,7 @@ async def _serve(emulator: Emulator) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     if not 0 <= args.port <= 65535:
         return _fail(f"--port must be between 0 and 65535, got {args.port}")
     handlers: Dict[str, List[str]] = {}

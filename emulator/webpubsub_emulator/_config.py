@@ -109,9 +109,10 @@ def validate_ping_timeout(value: Any, what: str) -> float:
 def validate_max_connections(value: Any) -> Optional[int]:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ConfigError("maxConnections must be a whole number of at least 1 (or absent for no limit)")
-    return value
+    # The int case returns from inside the isinstance() check: mypy narrows Any there on every version.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError("maxConnections must be a whole number of at least 1 (or absent for no limit)")
 
 
 def handler_from_spec(spec: HandlerSpec) -> EventHandlerSettings:

@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Any, Awaitable, Callable, FrozenSet, Optional, Sequence
 
 from aiohttp import web
-from aiohttp.abc import AbstractStreamWriter
+from aiohttp.abc import AbstractAccessLogger, AbstractStreamWriter
 from aiohttp.http_parser import RawRequestMessage
 from aiohttp.streams import StreamReader
 
@@ -147,6 +148,18 @@ class _Protocol(web.RequestHandler):
         return response
 
 
+_TOKEN_IN_QUERY = re.compile(r"(?i)((?:^|[?&])(?:access_token|awps_reconnection_token)=)[^&#]*")
+
+
+class RedactingAccessLogger(AbstractAccessLogger):
+    """`--verbose`'s line per request, with the tokens clients pass in the query replaced: a log is no
+    place for credentials (aiohttp's own access log prints the query as it came)."""
+
+    def log(self, request: web.BaseRequest, response: web.StreamResponse, time: float) -> None:
+        target = _TOKEN_IN_QUERY.sub(r"\1REDACTED", request.raw_path)
+        self.logger.info('%s "%s %s" %d %.3fs', request.remote, request.method, target, response.status, time)
+
+
 class HttpServer(web.Server):
     """Dispatches to `routes` by raw-path prefix, after the whole request has arrived."""
 
@@ -156,7 +169,7 @@ class HttpServer(web.Server):
         self._routes = tuple(routes)
         self._max_body_bytes = max_body_bytes
         self._protocol_options = {"keepalive_timeout": read_timeout, "access_log": access_log,
-                                  "auto_decompress": False}
+                                  "access_log_class": RedactingAccessLogger, "auto_decompress": False}
         super().__init__(self._handle, request_factory=self._make_web_request)
 
     def __call__(self) -> web.RequestHandler:

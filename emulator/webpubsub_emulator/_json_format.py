@@ -17,9 +17,10 @@ _PONG = dumps({"type": "pong"})
 
 
 def _uint64(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_UINT64:
-        raise ProtocolViolation(f"'{field}' must be an unsigned 64-bit integer.")
-    return value
+    # The int case returns from inside the isinstance() check: mypy narrows Any there on every version.
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= _MAX_UINT64:
+        return value
+    raise ProtocolViolation(f"'{field}' must be an unsigned 64-bit integer.")
 
 
 def _base64(data: Any, data_type: str) -> bytes:

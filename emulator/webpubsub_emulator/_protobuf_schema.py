@@ -23,9 +23,9 @@ with an application that loads its own copy of the same schema into the default 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, cast
 
-from google.protobuf import any_pb2, descriptor_pb2, descriptor_pool, message, message_factory
+from google.protobuf import any_pb2, descriptor, descriptor_pb2, descriptor_pool, message, message_factory
 
 PROTO_DIR = Path(__file__).resolve().parent / "protos"
 PROTO_FILE = PROTO_DIR / "webpubsub.proto"
@@ -33,10 +33,18 @@ DESCRIPTOR_FILE = PROTO_DIR / "webpubsub.binpb"
 PACKAGE = "azure.webpubsub"
 
 
-def _build_pool() -> descriptor_pool.DescriptorPool:
-    pool = descriptor_pool.DescriptorPool()
-    any_file = descriptor_pb2.FileDescriptorProto()
-    any_pb2.DESCRIPTOR.CopyToProto(any_file)
+class _Pool(Protocol):
+    """The two `DescriptorPool` methods used here. types-protobuf 6.x, the newest on Python 3.9, leaves
+    the pool's methods untyped (7.x types them); this states their types on every version."""
+
+    def Add(self, file_desc_proto: descriptor_pb2.FileDescriptorProto) -> None: ...  # noqa: N802
+
+    def FindMessageTypeByName(self, full_name: str) -> descriptor.Descriptor: ...  # noqa: N802
+
+
+def _build_pool() -> _Pool:
+    pool = cast(_Pool, descriptor_pool.DescriptorPool())
+    any_file = descriptor_pb2.FileDescriptorProto.FromString(any_pb2.DESCRIPTOR.serialized_pb)
     pool.Add(any_file)
     for file in descriptor_pb2.FileDescriptorSet.FromString(DESCRIPTOR_FILE.read_bytes()).file:
         pool.Add(file)

@@ -1,7 +1,8 @@
 """Handle Web PubSub's CloudEvents upstream requests (connect, user events, connected, disconnected).
 
 The core is sans-IO (``WebPubSubEventHandler.handle``/``handle_async``); ``as_asgi_app`` and
-``as_wsgi_app`` put it on a server. Only the standard library (and azure-core) is used.
+``as_wsgi_app`` put it on a server. It needs no web framework: the standard library and
+the SDK's own dependencies (azure-core, isodate for ``ce-time``) are enough.
 """
 
 from ._asgi import EventHandlerASGIApp

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from typing_extensions import Literal
@@ -37,6 +38,7 @@ class ConnectionContext:
         headers: Optional[Mapping[str, str]] = None,
         physical_connection_id: Optional[str] = None,
         session_id: Optional[str] = None,
+        time: Optional[datetime] = None,
     ) -> None:
         self.hub = hub
         self.connection_id = connection_id
@@ -51,6 +53,7 @@ class ConnectionContext:
         self.session_id = session_id
         # Header names are lower-cased: HTTP names are case-insensitive.
         self.headers: Dict[str, str] = dict(headers or {})
+        self.time = time  # when the service sent the event (ce-time), an aware UTC datetime
         self._states: Dict[str, Any] = dict(states or {})
         self._states_changed = False
 

@@ -6,7 +6,10 @@ import base64
 import binascii
 import codecs
 import json
+from datetime import datetime, timezone
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+
+import isodate  # type: ignore[import-untyped]  # no type information; used in event_time() only
 
 from ._models import (
     ClientCertificate,
@@ -78,7 +81,26 @@ def build_context(headers: Mapping[str, str]) -> ConnectionContext:
         headers=headers,
         physical_connection_id=headers.get("ce-physicalconnectionid") or None,
         session_id=headers.get("ce-sessionid") or None,
+        time=event_time(headers.get("ce-time")),
     )
+
+
+def event_time(value: Optional[str]) -> Optional[datetime]:
+    """``ce-time``, an RFC 3339 timestamp, as an aware UTC datetime (None when the header is absent).
+
+    isodate, not ``datetime.fromisoformat``: before Python 3.11 that refuses a ``Z`` suffix and more
+    than six fractional digits (.NET writes seven).
+    """
+    if value is None:
+        return None
+    parsed: Optional[datetime]
+    try:
+        parsed = isodate.parse_datetime(value)
+    except ValueError:  # isodate.ISO8601Error is one; an impossible month or day raises ValueError itself
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise MalformedEvent(f"ce-time must be an RFC 3339 timestamp with a UTC offset, got {value!r}")
+    return parsed.astimezone(timezone.utc)
 
 
 def _json_body(body: bytes, event: str) -> Any:
