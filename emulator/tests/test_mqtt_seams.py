@@ -3,28 +3,20 @@ keys, Entra ID tokens, the connection limit and the handshake rules every WebSoc
 from __future__ import annotations
 
 import asyncio
-from typing import AsyncIterator
 
 import pytest
-import pytest_asyncio
 from emulator_core_helpers import handshake_status, rest, wait_until
-from mqtt_helpers import V311, VERSION_IDS, VERSIONS, Device, device, mqtt_token, properties, raw_client
+from mqtt_helpers import V311, Device, device, mqtt_token, properties, raw_client
 from paho.mqtt.packettypes import PacketTypes
 from test_emulator_access_keys import signature
 from test_emulator_entra_and_tls import entra_token
 from test_emulator_upstream_support import running_handler
+from test_mqtt_cross_protocol import emu, versions  # noqa: F401 - emu is the shared fixture
 
 from webpubsub_emulator import Emulator, MqttOptions
 from webpubsub_emulator._mqtt_codec import MQTT_5, Ack, ConnAck, Connect, Publish
 
 pytestmark = pytest.mark.asyncio
-versions = pytest.mark.parametrize("version", VERSIONS, ids=VERSION_IDS)
-
-
-@pytest_asyncio.fixture
-async def emu() -> AsyncIterator[Emulator]:
-    async with Emulator() as emulator:
-        yield emulator
 
 
 # -- hubs are forgotten once empty, and an MQTT session is state ---------------------------------------------
