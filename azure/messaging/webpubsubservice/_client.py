@@ -14,7 +14,7 @@ from typing_extensions import Unpack
 
 from . import _operations as ops
 from ._config import Settings, build_policies, transport_options
-from ._keywords import PIPELINE_KEYWORDS, PipelineOptions, check_keywords
+from ._keywords import SEND_REQUEST_KEYWORDS, PipelineOptions, check_keywords
 from ._shell import ClientBase, sync_operation, sync_pages
 from ._transport import HttpClientTransport
 
@@ -56,7 +56,7 @@ class WebPubSubServiceClient(ClientBase):
 
         A relative URL is resolved against the endpoint; the caller's request object is left untouched.
         """
-        check_keywords("WebPubSubServiceClient.send_request", kwargs, PIPELINE_KEYWORDS)
+        check_keywords("WebPubSubServiceClient.send_request", kwargs, SEND_REQUEST_KEYWORDS)
         return self._send(_resolved_copy(request, self._target.endpoint), stream, dict(kwargs))
 
     def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> HttpResponse:

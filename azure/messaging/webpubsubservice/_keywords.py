@@ -62,13 +62,16 @@ class CallOptions(PipelineOptions, total=False):
 
 PIPELINE_KEYWORDS: FrozenSet[str] = frozenset(PipelineOptions.__annotations__)
 CALL_KEYWORDS: FrozenSet[str] = PIPELINE_KEYWORDS | frozenset(CallOptions.__annotations__)
+SEND_REQUEST_KEYWORDS: FrozenSet[str] = PIPELINE_KEYWORDS | {"stream"}
 
 
 def unexpected_keyword(qualname: str, given: Collection[str], accepted: Collection[str]) -> TypeError:
     """The TypeError Python raises for a misspelt keyword, with the closest accepted name suggested."""
     name = next(name for name in given if name not in accepted)
     message = f"{qualname}() got an unexpected keyword argument {name!r}"
-    close = difflib.get_close_matches(name, sorted(accepted), n=1)
+    # A name cut short (``message_ttl``) means the longer one; otherwise the most similar, if any is.
+    close = sorted((a for a in accepted if a.startswith(name)), key=len)[:1] or difflib.get_close_matches(
+        name, sorted(accepted), n=1)
     return TypeError(message + (f"; did you mean {close[0]!r}?" if close else ""))
 
 

@@ -26,6 +26,7 @@ from ._errors import Response, raise_for_status
 from ._keywords import CallOptions
 
 T = TypeVar("T")
+Options = Dict[str, Any]  # CallOptions as the code that hands them on sees them (subscripted once, not per call)
 JSON = Union[Dict[str, Any], List[Any]]
 Message = Union[str, bytes, bytearray, memoryview, JSON, IO[str], IO[bytes]]
 
@@ -108,7 +109,7 @@ def encode_message(message: Message, content_type: Optional[str]) -> Tuple[Union
 def _json_object(response: Optional[Response]) -> Dict[str, Any]:
     assert response is not None
     raise_for_status(response)
-    return cast(Dict[str, Any], json.loads(response.content))
+    return cast(Options, json.loads(response.content))
 
 
 def _call(target: Target, request: Optional[HttpRequest], interpret: Callable[[Optional[Response]], T],
@@ -119,7 +120,7 @@ def _call(target: Target, request: Optional[HttpRequest], interpret: Callable[[O
     ``cls(pipeline_response, result, {})`` is returned instead of the result (``None`` for the pipeline
     response when nothing was sent). The other options are for the pipeline.
     """
-    per_call = cast(Dict[str, Any], options)
+    per_call = cast(Options, options)
     if request is not None:
         if request.url.startswith("/"):
             request.url = target.endpoint + request.url
@@ -478,7 +479,7 @@ class Pages:
     def __init__(self, target: Target, first: HttpRequest, options: CallOptions) -> None:
         self._target = target
         self._first_url = first.url
-        self._options = cast(Dict[str, Any], options)
+        self._options = cast(Options, options)
         self._cls: Optional[Callable[[List[GroupMember]], List[Any]]] = self._options.pop("cls", None)
 
     def page(self, next_link: Optional[str]) -> Call[Page]:

@@ -14,7 +14,7 @@ from typing_extensions import Unpack
 from .. import _operations as ops
 from .._client import _resolved_copy
 from .._config import Settings, build_policies, transport_options
-from .._keywords import PIPELINE_KEYWORDS, PipelineOptions, check_keywords
+from .._keywords import SEND_REQUEST_KEYWORDS, PipelineOptions, check_keywords
 from .._shell import ClientBase, async_operation, async_pages
 from ._pipeline import inline_sansio
 from ._transport import AsyncioTransport
@@ -61,7 +61,7 @@ class WebPubSubServiceClient(ClientBase):
 
         A relative URL is resolved against the endpoint; the caller's request object is left untouched.
         """
-        check_keywords("WebPubSubServiceClient.send_request", kwargs, PIPELINE_KEYWORDS)
+        check_keywords("WebPubSubServiceClient.send_request", kwargs, SEND_REQUEST_KEYWORDS)
         return await self._send(_resolved_copy(request, self._target.endpoint), stream, dict(kwargs))
 
     async def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> AsyncHttpResponse:
