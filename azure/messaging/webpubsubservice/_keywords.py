@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import difflib
 import logging
-from typing import Any, Callable, Collection, Dict, FrozenSet, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Callable, Collection, FrozenSet, Mapping, Optional, Tuple, Type, Union
 
 from azure.core.exceptions import HttpResponseError
 from typing_extensions import TypedDict
@@ -56,7 +56,7 @@ class CallOptions(PipelineOptions, total=False):
     """Per-call keywords of the convenience operations: the pipeline's and those of generated SDK code."""
 
     params: Mapping[str, Any]  # extra query parameters
-    cls: Callable[[Any, Any, Dict[str, Any]], Any]  # cls(pipeline_response, result, {}) is returned instead
+    cls: Callable[..., Any]  # its cls(pipeline_response, result, {}) is returned; listings: cls(items) per page
     error_map: Mapping[int, Type[HttpResponseError]]  # status code -> exception type to raise
 
 
