@@ -28,7 +28,7 @@ from typing import List, Sequence, Union
 Scalar = Union[str, float, None]  # float accepts int and bool for type checkers
 FilterValue = Union[Scalar, Sequence[Scalar]]
 
-_INT64 = range(-(2**63), 2**63)
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def odata(template: str, *values: FilterValue) -> str:
@@ -69,7 +69,7 @@ def _literal(value: object, in_list: bool = False) -> str:
     if isinstance(value, str):
         return "'" + value.replace("'", "''") + "'"
     if isinstance(value, int):
-        if value not in _INT64:
+        if not _INT64_MIN <= value <= _INT64_MAX:
             raise ValueError(f"{value} is outside the 64-bit integers a filter can hold")
         return int.__repr__(value)  # the digits, also for IntEnum members
     if isinstance(value, float):
