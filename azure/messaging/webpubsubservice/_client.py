@@ -2,19 +2,17 @@
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Dict, List, Optional, Union
 
 from azure.core.credentials import AzureKeyCredential, TokenCredential
 from azure.core.pipeline import Pipeline
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RedirectPolicy, RetryPolicy
 from azure.core.rest import HttpRequest, HttpResponse
-from azure.core.utils import case_insensitive_dict
 from typing_extensions import Unpack
 
 from . import _operations as ops
 from ._config import Settings, build_policies, transport_options
-from ._keywords import SEND_REQUEST_KEYWORDS, PipelineOptions, check_keywords
+from ._keywords import PipelineOptions
 from ._shell import ClientBase, sync_operation, sync_pages
 from ._transport import HttpClientTransport
 
@@ -56,8 +54,7 @@ class WebPubSubServiceClient(ClientBase):
 
         A relative URL is resolved against the endpoint; the caller's request object is left untouched.
         """
-        check_keywords("WebPubSubServiceClient.send_request", kwargs, SEND_REQUEST_KEYWORDS)
-        return self._send(_resolved_copy(request, self._target.endpoint), stream, dict(kwargs))
+        return self._send(self._own_copy(request, kwargs), stream, dict(kwargs))
 
     def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> HttpResponse:
         return self._pipeline.run(request, stream=stream, **options).http_response
@@ -106,16 +103,6 @@ class WebPubSubServiceClient(ClientBase):
 
     def __exit__(self, *exc_details: Any) -> None:
         self._pipeline.__exit__(*exc_details)
-
-
-def _resolved_copy(request: HttpRequest, endpoint: str) -> HttpRequest:
-    """A shallow copy with an absolute URL and its own headers: policies never touch the caller's object."""
-    resolved = copy.copy(request)
-    # not copy.copy(headers): a CaseInsensitiveDict's shallow copy shares its store with the original
-    resolved.headers = case_insensitive_dict(request.headers)
-    if "://" not in request.url:
-        resolved.url = endpoint + ("" if request.url.startswith("/") else "/") + request.url
-    return resolved
 
 
 __all__: List[str] = ["WebPubSubServiceClient"]

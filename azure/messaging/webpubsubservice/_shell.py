@@ -6,6 +6,7 @@ operation's signature, checks and docstring exist once and the sync and async cl
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
 import typing
@@ -13,12 +14,14 @@ from typing import Any, AsyncIterator, Awaitable, Callable, Dict, FrozenSet, Ite
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.paging import ItemPaged
+from azure.core.rest import HttpRequest
 from azure.core.tracing.decorator import distributed_trace
 from azure.core.tracing.decorator_async import distributed_trace_async
+from azure.core.utils import case_insensitive_dict
 from typing_extensions import Concatenate, ParamSpec, Self
 
 from ._config import Settings
-from ._keywords import CALL_KEYWORDS, unexpected_keyword
+from ._keywords import CALL_KEYWORDS, SEND_REQUEST_KEYWORDS, PipelineOptions, check_keywords, unexpected_keyword
 from ._operations import Call, GroupMember, Page, Pages, Target
 
 P = ParamSpec("P")
@@ -60,6 +63,17 @@ class ClientBase:
 
     def __repr__(self) -> str:
         return f"<WebPubSubServiceClient endpoint:'{self._settings.endpoint}'>"
+
+    def _own_copy(self, request: HttpRequest, options: PipelineOptions) -> HttpRequest:
+        """What ``send_request`` sends: after checking its keywords, a shallow copy of the caller's request
+        with an absolute URL and its own headers, so policies never touch the caller's object."""
+        check_keywords("WebPubSubServiceClient.send_request", options, SEND_REQUEST_KEYWORDS)
+        resolved = copy.copy(request)
+        # not copy.copy(headers): a CaseInsensitiveDict's shallow copy shares its store with the original
+        resolved.headers = case_insensitive_dict(request.headers)
+        if "://" not in request.url:
+            resolved.url = self._target.endpoint + ("" if request.url.startswith("/") else "/") + request.url
+        return resolved
 
 
 def _accepted_keywords(operation: Callable[..., Any]) -> FrozenSet[str]:

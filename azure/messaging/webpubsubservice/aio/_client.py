@@ -12,9 +12,8 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from typing_extensions import Unpack
 
 from .. import _operations as ops
-from .._client import _resolved_copy
 from .._config import Settings, build_policies, transport_options
-from .._keywords import SEND_REQUEST_KEYWORDS, PipelineOptions, check_keywords
+from .._keywords import PipelineOptions
 from .._shell import ClientBase, async_operation, async_pages
 from ._pipeline import inline_sansio
 from ._transport import AsyncioTransport
@@ -61,8 +60,7 @@ class WebPubSubServiceClient(ClientBase):
 
         A relative URL is resolved against the endpoint; the caller's request object is left untouched.
         """
-        check_keywords("WebPubSubServiceClient.send_request", kwargs, SEND_REQUEST_KEYWORDS)
-        return await self._send(_resolved_copy(request, self._target.endpoint), stream, dict(kwargs))
+        return await self._send(self._own_copy(request, kwargs), stream, dict(kwargs))
 
     async def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> AsyncHttpResponse:
         return (await self._pipeline.run(request, stream=stream, **options)).http_response
