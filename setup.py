@@ -18,6 +18,9 @@ setup(
     packages=find_namespace_packages(include=["azure.messaging.webpubsubservice*"]),
     package_data={"azure.messaging.webpubsubservice": ["py.typed"]},
     python_requires=">=3.9",
+    # azure-core: pipeline, credentials, errors, paging. isodate: the event handler's `context.time`
+    # (ce-time, RFC 3339; datetime.fromisoformat refuses its "Z" before 3.11). typing-extensions:
+    # ParamSpec, Concatenate and Literal on Python 3.9.
     install_requires=["azure-core>=1.30.0", "isodate>=0.6.1", "typing-extensions>=4.6.0"],
     extras_require={"aio": ["aiohttp>=3.9"]},
     classifiers=[

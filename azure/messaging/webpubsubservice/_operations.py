@@ -547,7 +547,7 @@ class _TokenShape:
         if role_list:
             extra["role"] = role_list
         if group_list:
-            extra["group" if protocol == "mqtt" else "webpubsub.group"] = group_list
+            extra["webpubsub.group"] = group_list  # for MQTT tokens too, as the other official SDKs write it
         self.claims_tail = ("," + _jwt.compact_json(extra)[1:]) if extra else "}"
         self.service_query = (hub, user_id, role_list, group_list, _SERVICE_CLIENT_TYPES.get(protocol))
 

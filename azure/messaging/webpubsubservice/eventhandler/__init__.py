@@ -1,8 +1,8 @@
 """Handle Web PubSub's CloudEvents upstream requests (connect, user events, connected, disconnected).
 
 Layers: ``_core`` is sans-IO (``handle``/``handle_async``), ``_asgi`` and ``_wsgi`` put it on a server,
-and ``WebPubSubEventHandler`` below is the core with both adapters at hand. Only the standard library
-(and azure-core) is used.
+and ``WebPubSubEventHandler`` below is the core with both adapters at hand. It needs no web framework:
+the standard library and the SDK's own dependencies (azure-core, isodate for ``ce-time``) are enough.
 """
 
 from typing import Optional
@@ -18,6 +18,9 @@ from ._models import (
     DisconnectedRequest,
     EventHandlerError,
     HandlerResponse,
+    MqttConnectProperties,
+    MqttDisconnected,
+    MqttDisconnectPacket,
     UserEventRequest,
     UserEventResponse,
 )
@@ -50,4 +53,7 @@ __all__ = [
     "ClientCertificate",
     "EventHandlerError",
     "HandlerResponse",
+    "MqttConnectProperties",
+    "MqttDisconnected",
+    "MqttDisconnectPacket",
 ]

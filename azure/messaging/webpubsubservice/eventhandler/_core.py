@@ -278,10 +278,33 @@ def _callback_failed(step: _Dispatch, error: Exception) -> HandlerResponse:
             error.status_code,
             error.reason,
         )
+        mqtt = getattr(step.request, "mqtt", None) if step.callback_name == "on_connect" else None
+        if mqtt is not None:
+            return _mqtt_refusal(error, mqtt.protocol_version)
         return _text_response(error.status_code, error.reason)
     # The exception text may hold internals, so it goes to the log and not to the service.
     LOGGER.exception("%s raised for %s of connection %s", step.callback_name, context.event_name, context.connection_id)
     return _text_response(500, f"{step.callback_name} failed")
+
+
+# CONNACK codes for a refusal without an explicit mqtt_code: {status: (MQTT 3.1.1 code, MQTT 5.0 code)}.
+_MQTT_REFUSAL_CODES = {400: (4, 0x86), 401: (5, 0x87), 403: (5, 0x87), 500: (3, 0x88)}
+
+
+def _mqtt_refusal(error: EventHandlerError, protocol_version: int) -> HandlerResponse:
+    """An MQTT client is refused with a CONNACK code, which the service reads from the JSON body."""
+    code = error.mqtt_code or _MQTT_REFUSAL_CODES[error.status_code][protocol_version == 5]
+    mqtt: Dict[str, Any] = {"code": code}
+    if error.reason:
+        mqtt["reason"] = error.reason
+    if error.mqtt_user_properties:
+        mqtt["userProperties"] = _user_properties_json(error.mqtt_user_properties)
+    body = json.dumps({"mqtt": mqtt}, separators=(",", ":")).encode("utf-8")
+    return HandlerResponse(error.status_code, (("Content-Type", _JSON),), body)
+
+
+def _user_properties_json(pairs: Any) -> Any:
+    return [{"name": str(name), "value": str(value)} for name, value in pairs]
 
 
 def _state_headers(context: Any) -> Tuple[Tuple[str, str], ...]:
@@ -314,6 +337,8 @@ def _connect_reply(request: ConnectRequest, result: Any) -> HandlerResponse:
                 f"({request.subprotocols})"
             )
         document["subprotocol"] = result.subprotocol
+    if result.mqtt_user_properties:
+        document["mqtt"] = {"userProperties": _user_properties_json(result.mqtt_user_properties)}
     if not document:
         return _no_content(request.context)
     body = json.dumps(document, separators=(",", ":")).encode("utf-8")
@@ -340,7 +365,8 @@ def _user_event_reply(request: UserEventRequest, result: Any) -> HandlerResponse
         except (TypeError, ValueError) as error:
             return _server_error(f"on_user_event returned data that is not JSON-serialisable: {error}")
         content_type = _JSON
-    return HandlerResponse(200, (("Content-Type", content_type),) + _state_headers(request.context), body)
+    mqtt_headers = tuple(("mqtt-" + name, value) for name, value in result.mqtt_user_properties or ())
+    return HandlerResponse(200, (("Content-Type", content_type),) + mqtt_headers + _state_headers(request.context), body)
 
 
 def _notification_handled(request: Union[ConnectedRequest, DisconnectedRequest]) -> HandlerResponse:
