@@ -12,7 +12,6 @@ import sys
 import sysconfig
 import typing
 import venv
-import zipfile
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -73,11 +72,11 @@ def test_client_methods_show_resolved_types_without_the_operation_target() -> No
 # --- what a user's mypy sees after installing the package -----------------------------------------------------
 #
 # A fresh virtualenv plus ``pip install .`` would download the dependencies again on every run (tens of
-# seconds). The same facts are checked cheaper: the wheel pip would install is built from a copy of the
-# sources and unpacked, as pip does, into a bare virtualenv that borrows this environment's dependencies
-# (azure-core, typing-extensions) through a .pth file; mypy --strict then checks a user's script with that
-# virtualenv's interpreter. Nothing of the repository is on its path (an editable install here stays out of
-# it), and a second run without py.typed shows that the marker is what lets mypy use the package's types.
+# seconds). The same facts are checked cheaper: the package as ``pip install .`` lays it out (the ``installed``
+# fixture of conftest.py, non-editable) is copied into a bare virtualenv that borrows this environment's
+# dependencies (azure-core, typing-extensions) through a .pth file, and mypy --strict checks a user's script
+# with that virtualenv's interpreter. Nothing of the repository is on its path (an editable install here stays
+# out of it), and a second run without py.typed shows that the marker is what lets mypy use the types.
 
 USER_CODE = '''\
 from azure.core.credentials import AzureKeyCredential
@@ -107,38 +106,13 @@ EXPECTED_ERRORS = {  # line of USER_CODE -> the error mypy must report there (a 
 }
 
 
-@pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The wheel ``pip install .`` builds, from a copy of the sources; its contents checked."""
-    work = tmp_path_factory.mktemp("wheel")
-    source = work / "source"
-    source.mkdir()
-    for name in ("setup.py", "README.md", "LICENSE"):
-        shutil.copy(ROOT / name, source / name)
-    shutil.copytree(ROOT / "azure", source / "azure", ignore=shutil.ignore_patterns("__pycache__"))
-    # --use-pep517: what pip does by default since 23.1 (an isolated setuptools), also with an older pip
-    built = subprocess.run([sys.executable, "-m", "pip", "wheel", "--use-pep517", "--no-deps", "-q",
-                            "-w", str(work / "dist"), str(source)], capture_output=True, text=True, timeout=240)
-    if built.returncode != 0 and re.search(r"No matching distribution|Could not find a version", built.stderr):
-        pytest.skip(f"pip could not fetch a build backend from PyPI: {built.stderr[-500:]}")
-    assert built.returncode == 0, built.stderr
-    built_wheel = next((work / "dist").glob("azure_messaging_webpubsubservice-*.whl"))
-    with zipfile.ZipFile(built_wheel) as archive:
-        names = set(archive.namelist())
-    package = "azure/messaging/webpubsubservice/"
-    assert {package + "py.typed", package + "aio/__init__.py", package + "eventhandler/__init__.py"} <= names
-    assert not any(name.startswith(("tests/", "emulator/", "samples/", "benchmarks/")) for name in names)
-    return built_wheel
-
-
-def _user_mypy(wheel: Path, folder: Path, *, py_typed: bool = True) -> Dict[int, str]:
-    """mypy --strict on USER_CODE, with the wheel installed in a bare virtualenv: {line: error}."""
+def _user_mypy(installed: Path, folder: Path, *, py_typed: bool = True) -> Dict[int, str]:
+    """mypy --strict on USER_CODE, with the installed package in a bare virtualenv: {line: error}."""
     venv.create(folder / "venv", with_pip=False)
     python = folder / "venv" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     site = Path(subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
                                capture_output=True, text=True, check=True, timeout=60).stdout.strip())
-    with zipfile.ZipFile(wheel) as archive:
-        archive.extractall(site)
+    shutil.copytree(installed / "azure", site / "azure")
     if not py_typed:
         (site / "azure" / "messaging" / "webpubsubservice" / "py.typed").unlink()
     (site / "dependencies.pth").write_text(sysconfig.get_paths()["purelib"] + "\n")
@@ -158,13 +132,13 @@ def _user_mypy(wheel: Path, folder: Path, *, py_typed: bool = True) -> Dict[int,
     return errors
 
 
-def test_mypy_strict_sees_the_installed_packages_types(wheel: Path, tmp_path: Path) -> None:
-    errors = _user_mypy(wheel, tmp_path)
+def test_mypy_strict_sees_the_installed_packages_types(installed: Path, tmp_path: Path) -> None:
+    errors = _user_mypy(installed, tmp_path)
     assert sorted(errors) == sorted(EXPECTED_ERRORS), errors
     for line, pattern in EXPECTED_ERRORS.items():
         assert re.fullmatch(pattern + r"  \[[a-z-]+\]", errors[line]), errors[line]
 
 
-def test_without_py_typed_mypy_would_not_use_them(wheel: Path, tmp_path: Path) -> None:
-    errors = _user_mypy(wheel, tmp_path, py_typed=False)
+def test_without_py_typed_mypy_would_not_use_them(installed: Path, tmp_path: Path) -> None:
+    errors = _user_mypy(installed, tmp_path, py_typed=False)
     assert any("[import-untyped]" in message for message in errors.values()), errors
