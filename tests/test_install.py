@@ -5,15 +5,13 @@ the bare name. The commands it gives are run here as pip runs them (``pip instal
 scratch directory, ``--no-deps``: the dependencies come from PyPI either way), and what they install is
 checked: the SDK with ``rest``, ``eventhandler`` and ``aio``, the ``[aio]`` extra, the emulator with its
 command and pytest plugin.
+(The ``installed`` fixture is in conftest.py: test_typing.py checks a user's mypy against it too.)
 """
 
 from __future__ import annotations
 
 import re
 import shlex
-import shutil
-import subprocess
-import sys
 from email.message import Message
 from email.parser import Parser
 from pathlib import Path
@@ -24,7 +22,6 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
 _METADATA = {".dist-info": "METADATA", ".egg-info": "PKG-INFO"}
-_SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "tests")
 
 
 def readme_pip_installs() -> List[List[str]]:
@@ -49,26 +46,6 @@ def _targets(arguments: List[str]) -> Iterator[Tuple[str, str]]:
             yield word, next(words)
         elif not word.startswith("-"):
             yield "", word
-
-
-@pytest.fixture(scope="module")
-def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """``pip install . ./emulator`` from a copy of the clone (building in place would leave build/ behind)."""
-    scratch = tmp_path_factory.mktemp("install")
-    source = scratch / "clone"
-    source.mkdir()
-    for name in ("setup.py", "README.md", "LICENSE"):
-        shutil.copy2(ROOT / name, source / name)
-    shutil.copytree(ROOT / "azure", source / "azure", ignore=_SKIP_COPY)
-    shutil.copytree(ROOT / "emulator", source / "emulator", ignore=_SKIP_COPY)
-    target = scratch / "site-packages"
-    pip = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
-         "--target", str(target), ".", "./emulator"],
-        cwd=source, timeout=240, capture_output=True, text=True,
-    )
-    assert pip.returncode == 0, pip.stderr
-    return target
 
 
 def _metadata(site: Path, distribution: str) -> Tuple[Path, Message]:

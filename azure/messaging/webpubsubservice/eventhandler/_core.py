@@ -1,5 +1,8 @@
 """The sans-IO event handler: (method, path, headers, body) in, HandlerResponse out.
 
+It knows nothing of servers: the ASGI and WSGI adapters build on it, and ``WebPubSubEventHandler``
+(in ``__init__``) joins the three.
+
 Parsing and checking happen in ``_prepare``, which either answers at once or returns a ``_Dispatch``
 naming the user callback to run. ``handle`` and ``handle_async`` differ only in how they run it.
 """
@@ -11,7 +14,7 @@ import inspect
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple, Union
 
 from ._keys import AccessKeyRing, AccessKeys, signature_matches
 from ._models import (
@@ -41,10 +44,6 @@ from ._parsing import (
 )
 from ._state import encode_states
 
-if TYPE_CHECKING:
-    from ._asgi import ASGIApp, EventHandlerASGIApp
-    from ._wsgi import EventHandlerWSGIApp, WSGIApp
-
 LOGGER = logging.getLogger("azure.messaging.webpubsubservice.eventhandler")
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 
@@ -69,7 +68,7 @@ class _Dispatch:
     finish: Callable[[Any], HandlerResponse]
 
 
-class WebPubSubEventHandler:
+class EventHandlerCore:
     """Answers Web PubSub's CloudEvents requests for one hub and calls your callbacks.
 
     :param hub: the hub whose events this handler accepts (compared case-insensitively).
@@ -155,18 +154,6 @@ class WebPubSubEventHandler:
         except Exception as error:  # pylint: disable=broad-except
             return _callback_failed(step, error)
         return step.finish(result)
-
-    def as_asgi_app(self, app: Optional["ASGIApp"] = None) -> "EventHandlerASGIApp":
-        """An ASGI app serving this handler; other paths go to ``app`` (or get 404 without one)."""
-        from ._asgi import EventHandlerASGIApp  # pylint: disable=import-outside-toplevel
-
-        return EventHandlerASGIApp(app, handler=self)
-
-    def as_wsgi_app(self, app: Optional["WSGIApp"] = None) -> "EventHandlerWSGIApp":
-        """A WSGI app serving this handler; other paths go to ``app`` (or get 404 without one)."""
-        from ._wsgi import EventHandlerWSGIApp  # pylint: disable=import-outside-toplevel
-
-        return EventHandlerWSGIApp(app, handler=self)
 
     def _prepare(self, method: str, path: str, headers: Headers, body: bytes) -> Union[HandlerResponse, _Dispatch]:
         if not self.matches(path):
