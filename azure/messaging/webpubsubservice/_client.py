@@ -14,9 +14,9 @@ from azure.core.tracing.decorator import distributed_trace
 from azure.core.utils import case_insensitive_dict
 
 from . import _operations as ops
-from ._config import Settings, build_policies, transport_options
+from ._config import ClientClosedError, Settings, build_policies, transport_options
 from ._shell import sync_operation
-from ._transport import HttpClientTransport
+from ._transport import Urllib3Transport
 
 Credential = Union[AzureKeyCredential, TokenCredential]
 
@@ -31,7 +31,7 @@ class WebPubSubServiceClient:
     :keyword str api_version: REST API version, default ``2024-12-01``.
     :keyword str reverse_proxy_endpoint: send requests through e.g. API Management; tokens keep the
         service URL as their audience.
-    :keyword transport: an azure-core ``HttpTransport``; the default is a pooled ``http.client`` transport.
+    :keyword transport: an azure-core ``HttpTransport``; the default is a thin one on urllib3.
     :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
     :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
     """
@@ -42,7 +42,8 @@ class WebPubSubServiceClient:
             hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
         self._settings = Settings.create(endpoint, hub, credential, kwargs)
         self._target = self._settings.target
-        transport = kwargs.pop("transport", None) or HttpClientTransport(**transport_options(kwargs))
+        transport = kwargs.pop("transport", None) or Urllib3Transport(**transport_options(kwargs))
+        self._closed = False
         self._pipeline: Pipeline[HttpRequest, HttpResponse] = Pipeline(
             transport=transport,
             policies=build_policies(self._settings, kwargs, bearer_policy=BearerTokenCredentialPolicy,
@@ -68,6 +69,8 @@ class WebPubSubServiceClient:
         return self._send(_resolved_copy(request, self._target.endpoint), stream, kwargs)
 
     def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> HttpResponse:
+        if self._closed:
+            raise ClientClosedError(self)
         return self._pipeline.run(request, stream=stream, **options).http_response
 
     def _run(self, call: "ops.Call[ops.T]") -> "ops.T":
@@ -127,15 +130,18 @@ class WebPubSubServiceClient:
         return ItemPaged(get_next, extract_data)
 
     def close(self) -> None:
-        """Close the transport and its pooled connections."""
+        """Close the transport and its pooled connections; later calls raise ``ClientClosedError``."""
+        self._closed = True
         self._pipeline.__exit__()
 
     def __enter__(self) -> "WebPubSubServiceClient":
+        if self._closed:
+            raise ClientClosedError(self)
         self._pipeline.__enter__()
         return self
 
     def __exit__(self, *exc_details: Any) -> None:
-        self._pipeline.__exit__(*exc_details)
+        self.close()
 
 
 def _resolved_copy(request: HttpRequest, endpoint: str) -> HttpRequest:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
@@ -14,10 +15,10 @@ from azure.core.tracing.decorator import distributed_trace
 
 from .. import _operations as ops
 from .._client import _resolved_copy
-from .._config import Settings, build_policies, transport_options
+from .._config import ClientClosedError, Settings, build_policies, transport_options
 from .._shell import async_operation
 from ._pipeline import inline_sansio
-from ._transport import AsyncioTransport
+from ._transport import AiohttpSessionTransport
 
 AsyncCredential = Union[AzureKeyCredential, AsyncTokenCredential]
 
@@ -33,10 +34,10 @@ class WebPubSubServiceClient:
     :keyword str api_version: REST API version, default ``2024-12-01``.
     :keyword str reverse_proxy_endpoint: send requests through e.g. API Management; tokens keep the
         service URL as their audience.
-    :keyword transport: an azure-core ``AsyncHttpTransport``; the default is a pooled asyncio HTTP/1.1
-        transport that needs no third-party package.
-    :keyword int connection_limit: connections in use at once per host by the default transport (100);
-        further calls wait for a free one.
+    :keyword transport: an azure-core ``AsyncHttpTransport``; the default is a thin one on a single
+        ``aiohttp.ClientSession``.
+    :keyword int connection_limit: connections in use at once by the default transport (100); further calls
+        wait for a free one.
     :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
     :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
     """
@@ -47,12 +48,13 @@ class WebPubSubServiceClient:
             hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
         self._settings = Settings.create(endpoint, hub, credential, kwargs)
         self._target = self._settings.target
-        transport = kwargs.pop("transport", None) or AsyncioTransport(
+        transport = kwargs.pop("transport", None) or AiohttpSessionTransport(
             connection_limit=kwargs.pop("connection_limit", 100), **transport_options(kwargs))
         policies = build_policies(self._settings, kwargs, bearer_policy=AsyncBearerTokenCredentialPolicy,
                                   retry_policy=AsyncRetryPolicy, redirect_policy=AsyncRedirectPolicy)
         self._pipeline: AsyncPipeline[HttpRequest, AsyncHttpResponse] = AsyncPipeline(
             transport=transport, policies=inline_sansio(policies))
+        self._opened = self._closed = False
 
     @classmethod
     def from_connection_string(cls, connection_string: str, hub: Optional[str] = None,
@@ -73,6 +75,9 @@ class WebPubSubServiceClient:
         return await self._send(_resolved_copy(request, self._target.endpoint), stream, kwargs)
 
     async def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> AsyncHttpResponse:
+        if self._closed:
+            raise ClientClosedError(self)
+        self._opened = True
         return (await self._pipeline.run(request, stream=stream, **options)).http_response
 
     async def _run(self, call: "ops.Call[ops.T]") -> "ops.T":
@@ -134,15 +139,23 @@ class WebPubSubServiceClient:
         return AsyncItemPaged(get_next, extract_data)
 
     async def close(self) -> None:
-        """Close the transport and every pooled connection."""
+        """Close the transport and every pooled connection; later calls raise ``ClientClosedError``."""
+        self._closed = True
         await self._pipeline.__aexit__()
 
     async def __aenter__(self) -> "WebPubSubServiceClient":
+        if self._closed:
+            raise ClientClosedError(self)
         await self._pipeline.__aenter__()
         return self
 
     async def __aexit__(self, *exc_details: Any) -> None:
-        await self._pipeline.__aexit__(*exc_details)
+        await self.close()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        # Connections opened in an event loop can only be closed from it: `await close()` is the caller's job.
+        if getattr(self, "_opened", False) and not self._closed:
+            _warn(f"unclosed {self!r}: use `async with` or `await client.close()`", ResourceWarning, source=self)
 
 
 __all__: List[str] = ["WebPubSubServiceClient"]
