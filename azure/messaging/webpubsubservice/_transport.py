@@ -104,6 +104,10 @@ class Urllib3TransportResponse(PrivateAttributesMixin, HttpResponseImpl):
             raw.close()
             raw.release_conn()
 
+    def __del__(self) -> None:
+        if not getattr(self, "_is_closed", True):  # a streamed response dropped unread: free its connection
+            self.close()
+
 
 def _stream_body(pipeline: Any, response: Urllib3TransportResponse, *, decompress: bool = True,
                  **kwargs: Any) -> Iterator[bytes]:

@@ -40,6 +40,7 @@ from .._transport import PrivateAttributesMixin
 
 try:
     import aiohttp
+    from aiohttp.connector import Connection
     from yarl import URL
 except ImportError as missing:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
@@ -48,6 +49,19 @@ except ImportError as missing:  # pragma: no cover - exercised in a subprocess b
 
 _BODY_ERRORS = (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError)
 _Tls = Union[bool, ssl.SSLContext]
+
+
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, minus one hazard: bytes that arrive on a pooled connection while it sits idle
+    (a stray or injected response) would be read as the answer to the next request sent on it."""
+
+    async def connect(self, *args: Any, **kwargs: Any) -> Connection:
+        for _ in range(3):  # a server that talks before it is asked gets its connection used in the end
+            connection = await super().connect(*args, **kwargs)
+            if connection.protocol is None or not connection.protocol.should_close:
+                return connection
+            connection.close()
+        return connection
 
 
 class AiohttpTransportResponse(PrivateAttributesMixin, AsyncHttpResponseImpl):
@@ -74,6 +88,12 @@ class AiohttpTransportResponse(PrivateAttributesMixin, AsyncHttpResponseImpl):
             self._is_closed = True
             # A body read to its end goes back to the pool; aiohttp closes a connection left mid-body.
             self._internal_response.release()
+
+    def __del__(self) -> None:
+        # A streamed response dropped unread would hold its connection for good: aiohttp's pool keeps the
+        # ClientResponse alive through its body's callbacks, so aiohttp's own release-on-collection never runs.
+        if not getattr(self, "_is_closed", True):
+            self._internal_response.close()
 
 
 async def _stream_body(pipeline: Any, response: AiohttpTransportResponse, *, decompress: bool = True,
@@ -119,7 +139,6 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         # No bound on waiting for a free connection: a call queued behind `connection_limit` others waits its turn.
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection_timeout, sock_read=read_timeout)
         self._tls: Dict[Tuple[Verify, Cert], _Tls] = {(True, None): True, (False, None): False}
-        self._proxy_options: Dict[str, Tuple[str, Optional[aiohttp.BasicAuth]]] = {}
         self._session: Optional[aiohttp.ClientSession] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
@@ -146,7 +165,14 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         config = self.connection_config
         url = request.url
         proxy = self._routes.route(url, proxies)
-        proxy_url, proxy_auth = self._proxy(proxy) if proxy else (None, None)
+        headers = request_headers(request)
+        proxy_url, proxy_headers = None, None
+        if proxy:
+            proxy_url, authorization = split_proxy_url(proxy)
+            if authorization and url[:6].lower() == "https:":
+                proxy_headers = {"Proxy-Authorization": authorization}  # sent with CONNECT only
+            elif authorization:
+                headers["Proxy-Authorization"] = authorization  # the request itself goes to the proxy
         timeout = self._timeout
         if "connection_timeout" in kwargs or "read_timeout" in kwargs:
             timeout = aiohttp.ClientTimeout(total=None, sock_connect=kwargs.get("connection_timeout", config.timeout),
@@ -155,10 +181,10 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         try:
             raw = await session.request(
                 request.method, URL(url, encoded=True),  # as signed: the token's audience is this exact URL
-                data=await _request_body(request), headers=request_headers(request), allow_redirects=False,
+                data=await _request_body(request), headers=headers, allow_redirects=False,
                 ssl=self._tls_for(kwargs.get("connection_verify", config.verify),
                                   kwargs.get("connection_cert", config.cert)),
-                proxy=proxy_url, proxy_auth=proxy_auth, timeout=timeout)
+                proxy=proxy_url, proxy_headers=proxy_headers, timeout=timeout)
         except (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError) as error:
             raise _azure_error(error, url, proxy) from error
         except asyncio.CancelledError:
@@ -176,7 +202,7 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             if self._session is not None:
                 self._session.detach()  # a client used from a second event loop starts afresh there
             self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self._limit), timeout=self._timeout,
+                connector=_Connector(limit=self._limit), timeout=self._timeout,
                 auto_decompress=False,  # decoded here, with a bound on the size
                 cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,  # proxies come from ProxyRoutes
                 skip_auto_headers=("Content-Type",))  # as urllib3: no Content-Type the request did not set
@@ -189,14 +215,6 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         if tls is None:
             tls = self._tls[(verify, cert)] = tls_context(verify, cert)
         return tls
-
-    def _proxy(self, proxy: str) -> Tuple[str, Optional[aiohttp.BasicAuth]]:
-        options = self._proxy_options.get(proxy)
-        if options is None:
-            bare, authorization = split_proxy_url(proxy)
-            options = self._proxy_options[proxy] = (bare, aiohttp.BasicAuth.decode(authorization) if authorization
-                                                    else None)
-        return options
 
 
 def _cancelling() -> bool:
