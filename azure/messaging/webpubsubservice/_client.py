@@ -15,6 +15,7 @@ from azure.core.utils import case_insensitive_dict
 
 from . import _operations as ops
 from ._config import ClientClosedError, Settings, build_policies, transport_options
+from ._pipeline import grouped
 from ._shell import sync_operation
 from ._transport import Urllib3Transport
 
@@ -44,11 +45,10 @@ class WebPubSubServiceClient:
         self._target = self._settings.target
         transport = kwargs.pop("transport", None) or Urllib3Transport(**transport_options(kwargs))
         self._closed = False
+        policies = build_policies(self._settings, kwargs, bearer_policy=BearerTokenCredentialPolicy,
+                                  retry_policy=RetryPolicy, redirect_policy=RedirectPolicy)
         self._pipeline: Pipeline[HttpRequest, HttpResponse] = Pipeline(
-            transport=transport,
-            policies=build_policies(self._settings, kwargs, bearer_policy=BearerTokenCredentialPolicy,
-                                    retry_policy=RetryPolicy, redirect_policy=RedirectPolicy),
-        )
+            transport=transport, policies=grouped(policies))
 
     @classmethod
     def from_connection_string(cls, connection_string: str, hub: Optional[str] = None,

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
 
 import urllib3
 from azure.core.exceptions import (
@@ -51,6 +51,7 @@ from ._policies import redact_url
 # a huge one an OverflowError.
 _BODY_ERRORS = (HTTPError, OSError, ValueError, OverflowError)
 _ManagerKey = Tuple[Optional[str], Verify, Cert]
+_MAX_POOLS = 64  # hosts (per proxy and TLS setting) with connections kept open
 
 
 class _RedactedRequestLines(logging.Filter):
@@ -66,18 +67,16 @@ class _RedactedRequestLines(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(_RedactedRequestLines())
 
 
-class PrivateAttributesMixin:
-    """azure-core's back-compat hook maps public names (``status_code``) onto private fields on every
-    assignment, a dozen per response; private names never need it."""
+class DirectAttributesMixin:
+    """azure-core's responses send every attribute assignment through a back-compat hook that maps legacy
+    public names (``internal_response``) onto private fields: a dozen Python calls per response. Ours are
+    assigned directly; azure-core never assigns those names (``HttpResponse`` has them as read-only
+    properties)."""
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        if name.startswith("_"):
-            object.__setattr__(self, name, value)
-        else:
-            super().__setattr__(name, value)
+    __setattr__ = object.__setattr__
 
 
-class Urllib3TransportResponse(PrivateAttributesMixin, HttpResponseImpl):
+class Urllib3TransportResponse(DirectAttributesMixin, HttpResponseImpl):
     """An ``azure.core.rest.HttpResponse`` over a ``urllib3.BaseHTTPResponse``."""
 
     def __init__(self, request: HttpRequest, raw: urllib3.BaseHTTPResponse, block_size: int) -> None:
@@ -94,7 +93,8 @@ class Urllib3TransportResponse(PrivateAttributesMixin, HttpResponseImpl):
             self.close()
             raise _body_error(error) from error
         self._is_closed = True
-        self._content = BodyDecoder(self._headers.get("content-encoding")).whole(body)
+        coding = self._headers.get("content-encoding")
+        self._content = BodyDecoder(coding).whole(body) if coding else body
 
     def close(self) -> None:
         if not self._is_closed:
@@ -150,6 +150,7 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
         self._pool_maxsize = pool_maxsize
         self._timeout = urllib3.Timeout(connect=connection_timeout, read=read_timeout)
         self._managers: Dict[_ManagerKey, urllib3.PoolManager] = {}
+        self._pools: Dict[Tuple[str, Verify, Cert], urllib3.HTTPConnectionPool] = {}
         self._lock = threading.Lock()
 
     def open(self) -> None:
@@ -159,6 +160,7 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
         with self._lock:
             managers = list(self._managers.values())
             self._managers.clear()
+            self._pools.clear()
         for manager in managers:
             manager.clear()
 
@@ -173,16 +175,21 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
         config = self.connection_config
         url = request.url
         proxy = self._routes.route(url, proxies)
-        manager = self._manager((proxy, kwargs.get("connection_verify", config.verify),
-                                 kwargs.get("connection_cert", config.cert)))
+        verify, cert = kwargs.get("connection_verify", config.verify), kwargs.get("connection_cert", config.cert)
         timeout = self._timeout
         if "connection_timeout" in kwargs or "read_timeout" in kwargs:
             timeout = urllib3.Timeout(connect=kwargs.get("connection_timeout", config.timeout),
                                       read=kwargs.get("read_timeout", config.read_timeout))
         try:
-            raw = manager.urlopen(request.method, url, body=request_body(request), headers=request_headers(request),
-                                  retries=False, redirect=False, timeout=timeout, preload_content=False,
-                                  decode_content=False)
+            send: Callable[..., urllib3.BaseHTTPResponse]
+            if proxy is None:  # the pool itself, as PoolManager.urlopen would pick it, minus its per-call parsing
+                pool, target = self._direct_pool(url, verify, cert)
+                send = pool.urlopen
+            else:
+                send, target = self._manager((proxy, verify, cert)).urlopen, url
+            raw = send(request.method, target, body=request_body(request), headers=request_headers(request),
+                       retries=False, redirect=False, assert_same_host=False, timeout=timeout, preload_content=False,
+                       decode_content=False)
         except (HTTPError, OSError, ValueError) as error:
             raise _azure_error(error, url, proxy) from error
         response = Urllib3TransportResponse(request, raw, config.data_block_size)
@@ -190,6 +197,21 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
         if not stream:
             response.load()
         return response
+
+    def _direct_pool(self, url: str, verify: Verify, cert: Cert) -> Tuple[urllib3.HTTPConnectionPool, str]:
+        """The pool for ``scheme://host:port`` of ``url`` and the request target (path and query)."""
+        path_start = url.find("/", url.find("://") + 3)
+        origin, target = (url, "/") if path_start < 0 else (url[:path_start], url[path_start:])
+        key = (origin, verify, cert)
+        pool = self._pools.get(key)
+        if pool is None:
+            parsed = urllib3.util.parse_url(origin)
+            pool = self._manager((None, verify, cert)).connection_from_host(parsed.host, parsed.port, parsed.scheme)
+            with self._lock:
+                if len(self._pools) >= _MAX_POOLS // 2:  # so the manager never evicts (closes) a pool kept here
+                    self._pools.clear()
+                self._pools[key] = pool
+        return pool, target
 
     def _manager(self, key: _ManagerKey) -> urllib3.PoolManager:
         manager = self._managers.get(key)
@@ -203,7 +225,7 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
     def _new_manager(self, proxy: Optional[str], verify: Verify, cert: Cert) -> urllib3.PoolManager:
         # block=False: a thread finding every pooled connection busy opens one more (kept if there is room),
         # so a streamed response the caller never closes cannot starve later calls.
-        options: Dict[str, Any] = {"maxsize": self._pool_maxsize, "block": False,
+        options: Dict[str, Any] = {"num_pools": _MAX_POOLS, "maxsize": self._pool_maxsize, "block": False,
                                    "cert_reqs": "CERT_REQUIRED" if verify is not False else "CERT_NONE"}
         if isinstance(verify, str):
             options["ca_cert_dir" if os.path.isdir(verify) else "ca_certs"] = verify

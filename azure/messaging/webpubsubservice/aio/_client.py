@@ -16,8 +16,8 @@ from azure.core.tracing.decorator import distributed_trace
 from .. import _operations as ops
 from .._client import _resolved_copy
 from .._config import ClientClosedError, Settings, build_policies, transport_options
+from .._pipeline import grouped
 from .._shell import async_operation
-from ._pipeline import inline_sansio
 from ._transport import AiohttpSessionTransport
 
 AsyncCredential = Union[AzureKeyCredential, AsyncTokenCredential]
@@ -53,7 +53,7 @@ class WebPubSubServiceClient:
         policies = build_policies(self._settings, kwargs, bearer_policy=AsyncBearerTokenCredentialPolicy,
                                   retry_policy=AsyncRetryPolicy, redirect_policy=AsyncRedirectPolicy)
         self._pipeline: AsyncPipeline[HttpRequest, AsyncHttpResponse] = AsyncPipeline(
-            transport=transport, policies=inline_sansio(policies))
+            transport=transport, policies=grouped(policies, asynchronous=True))
         self._opened = self._closed = False
 
     @classmethod

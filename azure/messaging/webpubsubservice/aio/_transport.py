@@ -36,7 +36,7 @@ from .._network import (
     split_proxy_url,
     tls_context,
 )
-from .._transport import PrivateAttributesMixin
+from .._transport import DirectAttributesMixin
 
 try:
     import aiohttp
@@ -64,7 +64,7 @@ class _Connector(aiohttp.TCPConnector):
         return connection
 
 
-class AiohttpTransportResponse(PrivateAttributesMixin, AsyncHttpResponseImpl):
+class AiohttpTransportResponse(DirectAttributesMixin, AsyncHttpResponseImpl):
     """An ``azure.core.rest.AsyncHttpResponse`` over an ``aiohttp.ClientResponse``."""
 
     def __init__(self, request: HttpRequest, raw: aiohttp.ClientResponse, block_size: int) -> None:
@@ -81,7 +81,8 @@ class AiohttpTransportResponse(PrivateAttributesMixin, AsyncHttpResponseImpl):
             raw.close()
             raise _body_error(error) from error
         self._is_closed = True
-        self._content = BodyDecoder(self._headers.get("content-encoding")).whole(body)
+        coding = self._headers.get("content-encoding")
+        self._content = BodyDecoder(coding).whole(body) if coding else body
 
     async def close(self) -> None:
         if not self._is_closed:
@@ -139,6 +140,7 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
         # No bound on waiting for a free connection: a call queued behind `connection_limit` others waits its turn.
         self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection_timeout, sock_read=read_timeout)
         self._tls: Dict[Tuple[Verify, Cert], _Tls] = {(True, None): True, (False, None): False}
+        self._default_tls = self._tls_for(connection_verify, connection_cert)
         self._session: Optional[aiohttp.ClientSession] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
@@ -173,18 +175,23 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
                 proxy_headers = {"Proxy-Authorization": authorization}  # sent with CONNECT only
             elif authorization:
                 headers["Proxy-Authorization"] = authorization  # the request itself goes to the proxy
-        timeout = self._timeout
-        if "connection_timeout" in kwargs or "read_timeout" in kwargs:
-            timeout = aiohttp.ClientTimeout(total=None, sock_connect=kwargs.get("connection_timeout", config.timeout),
-                                            sock_read=kwargs.get("read_timeout", config.read_timeout))
+        timeout, tls = self._timeout, self._default_tls
+        if kwargs:
+            if "connection_timeout" in kwargs or "read_timeout" in kwargs:
+                timeout = aiohttp.ClientTimeout(total=None,
+                                                sock_connect=kwargs.get("connection_timeout", config.timeout),
+                                                sock_read=kwargs.get("read_timeout", config.read_timeout))
+            if "connection_verify" in kwargs or "connection_cert" in kwargs:
+                tls = self._tls_for(kwargs.get("connection_verify", config.verify),
+                                    kwargs.get("connection_cert", config.cert))
+        content: Any = getattr(request, "content", None)
         session = self._session_in_this_loop()
         try:
+            body = await _joined(content) if hasattr(content, "__aiter__") else request_body(request)
             raw = await session.request(
                 request.method, URL(url, encoded=True),  # as signed: the token's audience is this exact URL
-                data=await _request_body(request), headers=headers, allow_redirects=False,
-                ssl=self._tls_for(kwargs.get("connection_verify", config.verify),
-                                  kwargs.get("connection_cert", config.cert)),
-                proxy=proxy_url, proxy_headers=proxy_headers, timeout=timeout)
+                data=body, headers=headers, allow_redirects=False, ssl=tls, proxy=proxy_url,
+                proxy_headers=proxy_headers, timeout=timeout)
         except (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError) as error:
             raise _azure_error(error, url, proxy) from error
         except asyncio.CancelledError:
@@ -204,8 +211,7 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             self._session = aiohttp.ClientSession(
                 connector=_Connector(limit=self._limit), timeout=self._timeout,
                 auto_decompress=False,  # decoded here, with a bound on the size
-                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False,  # proxies come from ProxyRoutes
-                skip_auto_headers=("Content-Type",))  # as urllib3: no Content-Type the request did not set
+                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)  # proxies come from ProxyRoutes
             self._loop = loop
         return self._session
 
@@ -223,11 +229,8 @@ def _cancelling() -> bool:
     return bool(cancelling()) if cancelling is not None else False
 
 
-async def _request_body(request: HttpRequest) -> Optional[bytes]:
-    content: Any = getattr(request, "content", None)
-    if hasattr(content, "__aiter__"):
-        return b"".join([chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk) async for chunk in content])
-    return request_body(request)
+async def _joined(content: Any) -> bytes:
+    return b"".join([chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk) async for chunk in content])
 
 
 def _azure_error(error: BaseException, url: str, proxy: Optional[str]) -> AzureError:
