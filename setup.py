@@ -18,8 +18,9 @@ setup(
     packages=find_namespace_packages(include=["azure.messaging.webpubsubservice*"]),
     package_data={"azure.messaging.webpubsubservice": ["py.typed"]},
     python_requires=">=3.9",
-    install_requires=["azure-core>=1.30.0", "isodate>=0.6.1", "typing-extensions>=4.6.0"],
-    extras_require={"aio": ["aiohttp>=3.9"]},
+    # urllib3 comes with azure-core (through requests); it is listed because the sync client imports it.
+    install_requires=["azure-core>=1.30.0", "isodate>=0.6.1", "typing-extensions>=4.6.0", "urllib3>=1.26.0"],
+    extras_require={"aio": ["aiohttp>=3.10"]},
     classifiers=[
         "Development Status :: 4 - Beta",
         "Programming Language :: Python :: 3",

@@ -28,6 +28,9 @@ Cert = Union[None, str, Tuple[str, str]]
 MAX_DECODED_BODY_BYTES = 16 * 1024 * 1024
 # The official SDK (through requests) advertises these; both transports decode exactly these, bounded.
 ACCEPT_ENCODING = "gzip, deflate"
+# The service answers with about ten header fields. http.client (under urllib3) refuses more than 100;
+# aiohttp only counts them from 3.14 (Python 3.10+), so the async transport checks the same limit itself.
+MAX_RESPONSE_HEADERS = 100
 
 
 def connection_config(connection_timeout: float, read_timeout: float, verify: Verify, cert: Cert,

@@ -116,7 +116,9 @@ def _stream_body(pipeline: Any, response: Urllib3TransportResponse, *, decompres
     try:
         for chunk in raw.stream(response._block_size, decode_content=False):  # pylint: disable=protected-access
             yield decoder.decode(chunk)
-        yield decoder.finish()
+        tail = decoder.finish()
+        if tail:
+            yield tail
     except _BODY_ERRORS as error:
         raise _body_error(error) from error
     finally:
@@ -189,7 +191,7 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
                 send, target = self._manager((proxy, verify, cert)).urlopen, url
             raw = send(request.method, target, body=request_body(request), headers=request_headers(request),
                        retries=False, redirect=False, assert_same_host=False, timeout=timeout, preload_content=False,
-                       decode_content=False)
+                       decode_content=False, enforce_content_length=True)  # urllib3 1.26 does not by default
         except (HTTPError, OSError, ValueError) as error:
             raise _azure_error(error, url, proxy) from error
         response = Urllib3TransportResponse(request, raw, config.data_block_size)

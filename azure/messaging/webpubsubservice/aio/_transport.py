@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import weakref
 from typing import Any, AsyncIterator, Dict, Mapping, Optional, Tuple, Union
 
 from azure.core.exceptions import (
@@ -25,6 +26,7 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl  # the documented base for transports
 
 from .._network import (
+    MAX_RESPONSE_HEADERS,
     BodyDecoder,
     Cert,
     ProxyRoutes,
@@ -55,10 +57,20 @@ class _Connector(aiohttp.TCPConnector):
     """aiohttp's connector, minus one hazard: bytes that arrive on a pooled connection while it sits idle
     (a stray or injected response) would be read as the answer to the next request sent on it."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._handed_out: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
     async def connect(self, *args: Any, **kwargs: Any) -> Connection:
         for _ in range(3):  # a server that talks before it is asked gets its connection used in the end
             connection = await super().connect(*args, **kwargs)
-            if connection.protocol is None or not connection.protocol.should_close:
+            protocol = connection.protocol
+            if protocol is None:
+                return connection
+            if protocol not in self._handed_out:  # a new connection
+                self._handed_out.add(protocol)
+                return connection
+            if not protocol.should_close:
                 return connection
             connection.close()
         return connection
@@ -198,6 +210,10 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             if session.closed and not _cancelling():  # close() cancelled our wait for a free connection
                 raise ServiceRequestError("the transport was closed while the call waited for a connection") from None
             raise
+        if len(raw.raw_headers) > MAX_RESPONSE_HEADERS:
+            raw.close()
+            raise ServiceResponseError(f"the response from {authority(url)} has more than {MAX_RESPONSE_HEADERS} "
+                                       "header fields: refused")
         response = AiohttpTransportResponse(request, raw, config.data_block_size)
         if not stream:
             await response.load()
