@@ -9,6 +9,7 @@ import sys
 from typing import AsyncIterator, List
 
 import pytest
+from azure.core.exceptions import ServiceRequestTimeoutError
 from azure.core.rest import HttpRequest
 from hostile_servers import Exchange, FaultServer, answer, response
 from transport_driver import KEY
@@ -83,6 +84,24 @@ async def test_the_default_transport_can_be_given_explicitly() -> None:
                                           transport=AiohttpSessionTransport(connection_limit=1)) as client:
             await asyncio.gather(*(client.send_to_all("hi") for _ in range(5)))
     assert len(server.connections) == 1
+
+
+@pytest.mark.asyncio
+async def test_an_unanswered_connect_is_a_request_timeout(unanswered_port: int) -> None:
+    async with WebPubSubServiceClient(f"http://127.0.0.1:{unanswered_port}", "hub", KEY,
+                                      **{**BOUNDED, "connection_timeout": 0.2}) as client:
+        with pytest.raises(ServiceRequestTimeoutError, match=f"127.0.0.1:{unanswered_port}"):
+            await asyncio.wait_for(client.send_to_all("hi"), 10)
+
+
+@pytest.mark.asyncio
+async def test_a_per_call_read_timeout_is_retried_by_the_retry_policy_for_an_idempotent_call() -> None:
+    answers = iter([lambda exchange: exchange.wait(10), answer(response(204))])
+    with FaultServer(lambda exchange: next(answers)(exchange)) as server:
+        async with WebPubSubServiceClient(server.url, "hub", KEY, **{**BOUNDED, "retry_total": 1},
+                                          retry_backoff_factor=0.01) as client:
+            await asyncio.wait_for(client.add_connection_to_group("g", "c", read_timeout=0.2), 10)
+    assert [r.method for r in server.requests] == ["PUT", "PUT"]
 
 
 def test_one_client_serves_successive_event_loops() -> None:
