@@ -35,12 +35,15 @@ def summary_rows(results: Dict[str, Dict[str, Any]]) -> List[List[str]]:
     for name, result in results.items():
         if name == "fanout":
             medians = result["medians"]
+            low, high = result["share_range"]
             rows.append([result["benchmark"], fmt_rate(medians["emulator"]["rate"]),
-                         f"bare aiohttp {fmt_rate(medians['bare aiohttp']['rate'])}", f"{result['share']:.0%}",
+                         f"bare aiohttp {fmt_rate(medians['bare aiohttp']['rate'])}",
+                         f"{result['share']:.0%} (rounds {low:.0%}..{high:.0%})",
                          f">= {result['target']:.0%}", verdict(result["share"], result["target"])])
+            low, high = result["efficiency_range"]
             rows.append(["  deliveries per server CPU-second", f"{medians['emulator']['per_cpu_second']:,.0f}",
                          f"bare aiohttp {medians['bare aiohttp']['per_cpu_second']:,.0f}",
-                         f"{result['efficiency']:.0%}", "", ""])
+                         f"{result['efficiency']:.0%} (rounds {low:.0%}..{high:.0%})", "", ""])
             continue
         medians, unit = result["medians"], result["unit"]
         rows.append([result["benchmark"], fmt_rate(medians["ours"], " " + unit),

@@ -8,9 +8,10 @@ setup(
     long_description_content_type="text/markdown",
     license="MIT",
     packages=["webpubsub_emulator"],
-    package_data={"webpubsub_emulator": ["py.typed"]},
+    package_data={"webpubsub_emulator": ["py.typed", "protos/webpubsub.proto", "protos/webpubsub.binpb"]},
     python_requires=">=3.9",
-    install_requires=["aiohttp>=3.9"],
+    # protobuf: the protobuf subprotocols' codec; 4.25 is the first whose GetMessageClass gives nested types.
+    install_requires=["aiohttp>=3.9", "protobuf>=4.25"],
     entry_points={
         "console_scripts": ["webpubsub-emulator = webpubsub_emulator._cli:main"],
         "pytest11": ["webpubsub_emulator = webpubsub_emulator.pytest_plugin"],

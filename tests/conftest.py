@@ -13,11 +13,13 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any, Callable, Deque, Dict, Iterator, List, Optional, Set, Tuple, Union
 from urllib.parse import parse_qsl, urlsplit
 
@@ -27,6 +29,7 @@ from azure.core.utils import case_insensitive_dict
 
 from azure.messaging.webpubsubservice import WebPubSubServiceClient
 
+ROOT = Path(__file__).resolve().parent.parent
 ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 WAIT_SECONDS = 5.0  # upper bound for anything a test waits for
 
@@ -360,3 +363,27 @@ def client(server: RecordingServer) -> Iterator[WebPubSubServiceClient]:
     """
     with WebPubSubServiceClient(server.url, "hub", AzureKeyCredential(ACCESS_KEY), retry_total=0) as sync_client:
         yield sync_client
+
+
+_SKIP_COPY = shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "dist", "tests")
+
+
+@pytest.fixture(scope="session")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``pip install . ./emulator`` (non-editable, ``--no-deps``) from a copy of the clone into a scratch
+    ``--target`` folder (building in place would leave build/ behind): the package as users get it."""
+    scratch = tmp_path_factory.mktemp("install")
+    source = scratch / "clone"
+    source.mkdir()
+    for name in ("setup.py", "README.md", "LICENSE"):
+        shutil.copy2(ROOT / name, source / name)
+    shutil.copytree(ROOT / "azure", source / "azure", ignore=_SKIP_COPY)
+    shutil.copytree(ROOT / "emulator", source / "emulator", ignore=_SKIP_COPY)
+    target = scratch / "site-packages"
+    pip = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--disable-pip-version-check",
+         "--target", str(target), ".", "./emulator"],
+        cwd=source, timeout=240, capture_output=True, text=True,
+    )
+    assert pip.returncode == 0, pip.stderr
+    return target

@@ -21,6 +21,8 @@ def test_every_benchmark_runs_in_quick_mode() -> None:
         assert line in summary, completed.stdout[-3000:]
     # The fan-out counts every delivery at every client; a lost one fails the run before the summary.
     assert "2,500 of 2,500" in completed.stdout
+    # Its two figures, each as the median of per-round ratios with their range.
+    assert "deliveries per server CPU-second" in summary and "(rounds " in summary, summary
 
 
 def test_loopback_server_frames_pipelined_and_chunked_requests() -> None:

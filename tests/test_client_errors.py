@@ -304,3 +304,43 @@ def test_an_error_body_without_code_or_message_gives_a_status_message(client: We
     server.reply(Reply(500, body={"unexpected": True}))
     with pytest.raises(HttpResponseError, match="500"):
         client.send_to_all("hi")
+
+
+# --- errors that say what to do -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [b"", {"code": "Unauthorized", "message": "Invalid token."}])
+def test_a_401_says_the_token_was_rejected_and_what_to_check(client: WebPubSubServiceClient, server: RecordingServer,
+                                                             body: Any) -> None:
+    server.reply(Reply(401, body=body))
+    with pytest.raises(ClientAuthenticationError) as raised:
+        client.send_to_all("hi")
+    text = str(raised.value)
+    assert "The service rejected the token: check the access key or connection string" in text
+    assert "Microsoft Entra ID credential, check the tenant and the identity's role assignment" in text
+    assert text == raised.value.message
+    if body:  # the service's own words come first
+        assert text.startswith("(Unauthorized) Invalid token.") and raised.value.error.code == "Unauthorized"
+
+
+def test_a_403_points_at_the_role_assignment(client: WebPubSubServiceClient, server: RecordingServer) -> None:
+    server.reply(Reply(403))
+    with pytest.raises(ClientAuthenticationError, match="check the identity's role assignment"):
+        client.send_to_all("hi")
+
+
+def test_a_413_names_the_limit_and_the_size_sent(client: WebPubSubServiceClient, server: RecordingServer) -> None:
+    server.reply(Reply(413, body={"code": "Error.PayloadTooLarge", "message": "The request body is too large."}))
+    with pytest.raises(HttpResponseError) as raised:
+        client.send_to_all(b"x" * 2048)
+    assert raised.value.status_code == 413
+    assert str(raised.value).endswith(
+        "The request body (2048 bytes) is larger than the service accepts: a message is delivered in one WebSocket "
+        "frame of at most 1 MB, so keep messages under 1 MB (split larger data, or send a link to it).")
+
+
+def test_other_statuses_carry_no_advice(client: WebPubSubServiceClient, server: RecordingServer) -> None:
+    server.reply(Reply(400, body={"code": "Error.BadRequest", "message": "Invalid filter."}))
+    with pytest.raises(HttpResponseError) as raised:
+        client.send_to_all("hi")
+    assert "check" not in str(raised.value) and "limit" not in str(raised.value)

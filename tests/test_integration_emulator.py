@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, List
 
 import pytest
-from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+from azure.core.exceptions import ClientAuthenticationError, HttpResponseError, ResourceNotFoundError
 from webpubsub_emulator import Emulator
 
 from azure.messaging.webpubsubservice import WebPubSubPermission, WebPubSubServiceClient
@@ -335,3 +335,40 @@ def test_client_token_roles_and_groups_are_honoured(service: Any, connect: Any) 
     assert client.next() == {"type": "ack", "ackId": 7, "success": True}
     client.send({"type": "sendToGroup", "group": "elsewhere", "data": "no", "ackId": 8})
     assert client.next()["error"]["name"] == "Forbidden"
+
+
+# --- the official SDK's newest names, and errors that say what to do ----------------------------------------
+
+
+def test_a_token_from_generate_client_token_connects_with_its_user_and_groups(service: Any, emulator: Emulator) -> None:
+    token = service.generate_client_token(user_id="jo", group=["club"], role=["webpubsub.joinLeaveGroup"])
+    assert list(token) == ["token"]
+    url = emulator.endpoint.replace("http", "ws", 1) + f"/client/hubs/{HUB}?access_token={token['token']}"
+    with Listener(url) as client:
+        assert client.next()["userId"] == "jo"
+        service.send_to_group("club", "members only")
+        assert client.next()["data"] == "members only"
+        assert service.check_permission("joinLeaveGroup", client.connection_id, target_name="any")
+
+
+def test_check_permission_follows_grant_and_revoke(service: Any, connect: Any) -> None:
+    connection = connect("kim").connection_id
+    assert service.check_permission("sendToGroup", connection, target_name="room") is False
+    service.grant_permission("sendToGroup", connection, target_name="room")
+    assert service.check_permission("sendToGroup", connection, target_name="room") is True
+
+
+def test_a_wrong_access_key_is_refused_with_what_to_check(emulator: Emulator) -> None:
+    wrong = emulator.connection_string.replace(emulator.access_key, "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXk=")
+    with WebPubSubServiceClient.from_connection_string(wrong, hub=HUB, retry_total=0) as client:
+        with pytest.raises(ClientAuthenticationError) as raised:
+            client.send_to_all("hi")
+    assert raised.value.status_code == 401
+    assert "check the access key or connection string" in str(raised.value)
+
+
+def test_a_message_over_the_limit_is_refused_naming_the_limit(service: Any) -> None:
+    with pytest.raises(HttpResponseError) as raised:
+        service.send_to_all(b"\0" * (1024 * 1024 + 1))
+    assert raised.value.status_code == 413
+    assert f"({1024 * 1024 + 1} bytes)" in str(raised.value) and "at most 1 MB" in str(raised.value)

@@ -19,7 +19,13 @@ EXPECTED_OUTPUT = {
                          "room1 exists after removals: False"],
     "manage_connections.py": ["'message': 'maintenance'", "user alice exists after close: False"],
     "manage_permissions.py": ["may join room1 after grant: True", "may join room1 after revoke: False"],
-    "client_access_token.py": ["'fromUserId': 'dave'", "/clients/mqtt/hubs/samples"],
+    "client_access_token.py": ["'fromUserId': 'dave'", "/clients/mqtt/hubs/samples",
+                               "an MQTT client connects with it: Success"],
+    "mqtt_device.py": ["backend: thermostat1 connected as kitchen", "backend: reading 23.5 from thermostat1",
+                       'device: $webpubsub/server/messages <- {"command":"fan","speed":2}',
+                       'device: $webpubsub/server/events/reading/succeeded <- {"stored":true}',
+                       'device: commands <- {"command":"update","firmware":"2.1"}',
+                       "backend: thermostat1 left (initiated by client: True)"],
     "send_raw_requests.py": ["<HttpResponse: 202 Accepted> 202", "user exists: 404 Warning.User.NotExisted"],
 }
 

@@ -112,6 +112,14 @@ class Client:
         await self.send(message)
         return await self.receive_json()
 
+    async def close_code(self, timeout: float = WAIT) -> int:
+        """Skip frames until the close frame; its status code."""
+        while True:
+            message = await self.receive(timeout)
+            if message.type == aiohttp.WSMsgType.CLOSE:
+                code: int = message.data
+                return code
+
     async def nothing_within(self, seconds: float = 0.3) -> bool:
         try:
             message = await asyncio.wait_for(self.ws.receive(), seconds)
@@ -124,20 +132,28 @@ class Client:
         await self.session.close()
 
 
-async def connect(emu: Emulator, hub: str = "chat", *, protocol: Optional[str] = JSON_PROTOCOL,
-                  token: Optional[str] = None, query: str = "", headers: Optional[Dict[str, str]] = None,
-                  **token_args: Any) -> Client:
-    """Open a client; subprotocol clients have their `connected` message consumed already."""
+async def open_socket(emu: Emulator, hub: str = "chat", *, protocols: Sequence[str] = (),
+                      token: Optional[str] = None, query: str = "", headers: Optional[Dict[str, str]] = None,
+                      **token_args: Any) -> Tuple[aiohttp.ClientSession, aiohttp.ClientWebSocketResponse]:
+    """A WebSocket to the client endpoint with a fresh token (unless one is given), nothing read yet."""
     session = aiohttp.ClientSession()
     token = token if token is not None else client_token(emu, hub, **token_args)
     url = f"{emu.endpoint}/client/hubs/{hub}?access_token={token}" + (f"&{query}" if query else "")
     try:
-        ws = await asyncio.wait_for(session.ws_connect(url, protocols=[protocol] if protocol else (),
-                                                       headers=headers, autoping=True), WAIT)
+        ws = await asyncio.wait_for(session.ws_connect(url, protocols=protocols, headers=headers, autoping=True),
+                                    WAIT)
     except BaseException:
         await session.close()
         raise
-    client = Client(session, ws)
+    return session, ws
+
+
+async def connect(emu: Emulator, hub: str = "chat", *, protocol: Optional[str] = JSON_PROTOCOL,
+                  token: Optional[str] = None, query: str = "", headers: Optional[Dict[str, str]] = None,
+                  **token_args: Any) -> Client:
+    """Open a client; subprotocol clients have their `connected` message consumed already."""
+    client = Client(*await open_socket(emu, hub, protocols=[protocol] if protocol else (), token=token, query=query,
+                                       headers=headers, **token_args))
     if protocol is not None:
         client.connected = await client.receive_json()
         client.connection_id = client.connected["connectionId"]

@@ -151,10 +151,3 @@ async def test_token_role_claim_may_be_a_single_string(emu: Emulator) -> None:
     client = await connect(emu, token=token)
     assert (await client.request({"type": "joinGroup", "group": "g", "ackId": 1}))["success"] is True
     await client.close()
-
-
-async def test_protobuf_only_clients_are_told_it_is_unsupported(emu: Emulator) -> None:
-    token = client_token(emu)
-    status = await handshake_status(emu, f"/client/hubs/chat?access_token={token}",
-                                    headers={"Sec-WebSocket-Protocol": "protobuf.webpubsub.azure.v1"})
-    assert status == 400

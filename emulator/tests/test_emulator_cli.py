@@ -77,6 +77,20 @@ async def test_cli_bad_flag_is_one_line_and_nonzero() -> None:
 
 
 @pytest.mark.asyncio
+async def test_cli_read_timeout_drops_a_silent_connection_and_refuses_a_bad_value() -> None:
+    process, port, _, _ = await start_cli("--read-timeout", "0.3")
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await asyncio.wait_for(reader.read(), WAIT) == b""  # closed without a request
+        writer.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 15)
+    code, stderr = await run_cli("--read-timeout", "0")
+    assert code != 0 and "read_timeout must be a positive number" in stderr and len(stderr.splitlines()) == 1
+
+
+@pytest.mark.asyncio
 async def test_cli_bad_event_handler_flag_is_one_line_and_nonzero() -> None:
     code, stderr = await run_cli("--port", "0", "--event-handler", "chat")
     assert code != 0 and len(stderr.strip().splitlines()) == 1
@@ -162,3 +176,60 @@ def test_default_hub_entry_applies_to_hubs_without_their_own() -> None:
                         event_handlers={"_default": "http://127.0.0.1:9/{event}"})
     assert emulator.settings.hub("anything").anonymous_connect
     assert not emulator.settings.hub("chat").anonymous_connect
+
+
+@pytest.mark.asyncio
+async def test_cli_takes_a_primary_and_a_secondary_key_and_warns_about_entra_tokens() -> None:
+    import jwt
+    primary, secondary = "P" * 40, "S" * 40
+    process, port, printed_key, _ = await start_cli("--access-key", primary, "--access-key", secondary,
+                                                    "--allow-unvalidated-entra-tokens")
+    assert process.stdout is not None
+    warning = (await asyncio.wait_for(process.stdout.readline(), WAIT)).decode()
+    assert printed_key == primary
+    assert "WITHOUT checking" in warning and "local tests only" in warning
+    url = f"http://127.0.0.1:{port}/api/hubs/chat/:send?api-version=2024-12-01"
+    async with aiohttp.ClientSession() as session:
+        for key in (primary, secondary):
+            token = jwt.encode({"aud": url, "exp": 4102444800}, key, algorithm="HS256")
+            async with session.post(url, data=b"hi", headers={"Authorization": f"Bearer {token}",
+                                                              "Content-Type": "text/plain"}) as response:
+                assert response.status == 202
+    process.send_signal(signal.SIGTERM)
+    assert await asyncio.wait_for(process.wait(), 15) == 0
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--access-key", "A" * 40, "--access-key", "B" * 40, "--access-key", "C" * 40], "one or two access keys"),
+    (["--max-connections", "0"], "maxConnections"),
+    (["--keep-alive-interval", "121"], "keep_alive_interval"),
+    (["--ping-timeout", "-1"], "ping_timeout"),
+    (["--tls-cert", "cert.pem"], "tls_cert and tls_key"),
+])
+async def test_cli_bad_limits_and_keys_are_one_line_and_nonzero(flags: List[str], message: str) -> None:
+    code, stderr = await run_cli("--port", "0", *flags)
+    assert code != 0 and len(stderr.strip().splitlines()) == 1 and message in stderr
+
+
+def test_config_file_sets_connection_limit_keep_alive_and_entra_tokens() -> None:
+    emulator = Emulator(config={"maxConnections": 20, "webSocketKeepAliveIntervalInSeconds": 10,
+                                "allowUnvalidatedEntraTokens": True,
+                                "hubs": {"chat": {"webSocketKeepAliveIntervalInSeconds": 2,
+                                                  "pingTimeoutSeconds": 5}}})
+    settings = emulator.settings
+    assert settings.max_connections == 20 and settings.allow_unvalidated_entra_tokens
+    assert settings.keep_alive("chat") == (2.0, 5.0)
+    assert settings.keep_alive("other") == (10.0, 30.0)
+    assert Emulator(keep_alive_interval=1, ping_timeout=4).settings.keep_alive("x") == (1.0, 4.0)
+    assert Emulator().settings.keep_alive("x") == (20.0, 60.0)
+    assert Emulator(config={"WebPubSub": {"AllowUnvalidatedEntraTokens": True}}).settings.allow_unvalidated_entra_tokens
+
+
+@pytest.mark.parametrize("config", [{"maxConnections": "20"}, {"maxConnections": True},
+                                    {"webSocketKeepAliveIntervalInSeconds": 0},
+                                    {"hubs": {"chat": {"pingTimeoutSeconds": "5"}}},
+                                    {"allowUnvalidatedEntraTokens": "yes"}])
+def test_bad_limit_settings_in_the_config_are_refused(config: dict) -> None:  # type: ignore[type-arg]
+    with pytest.raises(ValueError):
+        Emulator(config=config)

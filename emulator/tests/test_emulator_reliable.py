@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import json
 import os
 import socket
 import struct
-from typing import AsyncIterator, List, Tuple
+from typing import AsyncIterator, List, Optional, Tuple, Type
 
 import aiohttp
 import pytest
@@ -30,12 +31,13 @@ async def send_text(emu: Emulator, text: str, *params: Tuple[str, str]) -> None:
     assert result.status == 202
 
 
-async def recover(emu: Emulator, connection_id: str, token: str, protocol: str = RELIABLE_PROTOCOL) -> Client:
+async def recover(emu: Emulator, connection_id: str, token: str, protocol: str = RELIABLE_PROTOCOL,
+                  client_type: Type[Client] = Client) -> Client:
     session = aiohttp.ClientSession()
     query = f"awps_connection_id={connection_id}&awps_reconnection_token={token}"
     url = f"{emu.endpoint}/client/hubs/chat?{query}"
     ws = await asyncio.wait_for(session.ws_connect(url, protocols=[protocol]), WAIT)
-    return Client(session, ws)
+    return client_type(session, ws)
 
 
 async def drop(client: Client) -> None:
@@ -152,7 +154,7 @@ class RawClient:
         self.writer = writer
 
     @classmethod
-    async def open(cls, emu: Emulator, **token_args: object) -> "RawClient":
+    async def open(cls, emu: Emulator, protocol: Optional[str] = None, **token_args: object) -> "RawClient":
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         sock.setblocking(False)
@@ -162,7 +164,8 @@ class RawClient:
         token = client_token(emu, **token_args)  # type: ignore[arg-type]
         writer.write((f"GET /client/hubs/chat?access_token={token} HTTP/1.1\r\nHost: 127.0.0.1:{emu.port}\r\n"
                       f"Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-                      "Sec-WebSocket-Version: 13\r\n\r\n").encode())
+                      + (f"Sec-WebSocket-Protocol: {protocol}\r\n" if protocol else "")
+                      + "Sec-WebSocket-Version: 13\r\n\r\n").encode())
         head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT)
         assert head.startswith(b"HTTP/1.1 101"), head
         return cls(reader, writer)
@@ -184,6 +187,10 @@ class RawClient:
                 texts.append(payload.decode())
         return texts
 
+    def send_close_without_status(self) -> None:
+        """A close frame with an empty payload (what the official JS client's stop() sends), masked as clients must."""
+        self.writer.write(b"\x88\x80" + os.urandom(4))
+
     def close(self) -> None:
         self.writer.transport.abort()
 
@@ -192,6 +199,21 @@ async def fill_until_blocked(emu: Emulator) -> None:
     """Queue far more than the kernel and transport buffers hold, so the writer task blocks."""
     for _ in range(12):
         await rest(emu, "POST", "/api/hubs/chat/:send", body=b"\0" * 700_000, content_type="application/octet-stream")
+
+
+async def test_close_frame_without_a_status_code_ends_the_session_like_1000(emu: Emulator) -> None:
+    raw = await RawClient.open(emu, protocol=RELIABLE_PROTOCOL)
+    opcode, payload = await raw.frame()
+    connected = json.loads(payload)
+    raw.send_close_without_status()
+    connections = emu.core.hub("chat").connections
+    await wait_until(lambda: connected["connectionId"] not in connections
+                     or not connections[connected["connectionId"]].attached)
+    assert connected["connectionId"] not in connections  # ended, not waiting in the recovery window
+    raw.close()
+    refused = await recover(emu, connected["connectionId"], connected["reconnectionToken"])
+    assert (opcode, (await refused.receive()).data) == (1, 1008)
+    await refused.close()
 
 
 async def test_message_that_waited_longer_than_its_ttl_is_dropped_not_delivered_late(emu: Emulator) -> None:

@@ -139,6 +139,8 @@ async def test_rejection_leaves_state_alone(upstream: Upstream, handler: FakeHan
         b'{"roles": [1]}',
         b'{"subprotocol": "never.offered"}',
         b'{"subprotocol": ""}',
+        b'{"userId": NaN}',
+        b'{"userId": ' + b"[" * 100_000 + b"]" * 100_000 + b"}",
     ],
 )
 async def test_unusable_answer_fails(upstream: Upstream, handler: FakeHandler, body: bytes) -> None:

@@ -8,10 +8,14 @@ import signal
 import sys
 from typing import Dict, List, NoReturn, Optional, Sequence
 
-from ._config import DEFAULT_ACCESS_KEY, ConfigError, parse_event_handler_flag
-from ._server import DEV_WARNING, Emulator
+from ._config import ConfigError, parse_event_handler_flag
+from ._limits import DEFAULT_READ_TIMEOUT_SECONDS
+from ._server import DEV_WARNING, ENTRA_WARNING, Emulator
 
 PROGRAM = "webpubsub-emulator"
+# Where the SDK's event handler answers with its defaults: path /eventhandler, served by uvicorn or gunicorn
+# on their default port 8000. README.md, emulator/README.md and a test use this same URL.
+EXAMPLE_EVENT_HANDLER = "chat=http://127.0.0.1:8000/eventhandler"
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -24,16 +28,47 @@ def _parser() -> argparse.ArgumentParser:
                                                       "tests (not the service).")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080, 0 = any free)")
-    parser.add_argument("--access-key", default=None,
-                        help="access key clients and servers sign tokens with (default: the public dev key)")
+    parser.add_argument("--access-key", action="append", default=None, metavar="KEY",
+                        help="access key clients and servers sign tokens with; give it twice for a primary and a "
+                             "secondary key (default: the public dev key)")
     parser.add_argument("--hub", action="extend", nargs="+", default=[], metavar="NAME",
                         help="declare a hub (any valid hub name works without it)")
     parser.add_argument("--event-handler", action="extend", nargs="+", default=[], metavar="HUB=URL_TEMPLATE",
-                        help="event handler URL template for a hub, e.g. chat=http://127.0.0.1:7071/api/{event}")
+                        help=f"event handler URL template for a hub, e.g. {EXAMPLE_EVENT_HANDLER}")
     parser.add_argument("--anonymous", action="store_true", help="let clients connect without an access token")
+    parser.add_argument("--allow-unvalidated-entra-tokens", action="store_true",
+                        help="accept Microsoft Entra ID bearer tokens for https://webpubsub.azure.com WITHOUT "
+                             "checking their signature (local tests only)")
+    parser.add_argument("--max-connections", type=int, default=None, metavar="N",
+                        help="refuse connections beyond N at once with 429 (default: no limit; a Free unit "
+                             "allows 20, a Standard unit 1000)")
+    parser.add_argument("--keep-alive-interval", type=float, default=None, metavar="SECONDS",
+                        help="seconds between pings to each client (default 20; per hub in --config)")
+    parser.add_argument("--ping-timeout", type=float, default=None, metavar="SECONDS",
+                        help="close a client that sent nothing for this long with reason PingTimeout "
+                             "(default: 3 keep-alive intervals)")
+    parser.add_argument("--tls-cert", metavar="FILE", help="serve HTTPS and WSS with this PEM certificate (chain)")
+    parser.add_argument("--tls-key", metavar="FILE", help="the PEM private key of --tls-cert")
     parser.add_argument("--config", metavar="FILE", help="JSON settings file (ours or Microsoft's appsettings.json)")
+    parser.add_argument("--read-timeout", type=float, default=DEFAULT_READ_TIMEOUT_SECONDS, metavar="SECONDS",
+                        help="drop a connection whose request head or body takes longer than this "
+                             f"(default {DEFAULT_READ_TIMEOUT_SECONDS:g}; WebSockets are not affected)")
     parser.add_argument("--verbose", action="store_true", help="log every connection and request")
+    parser.add_argument("--strict-json-data-types", action="store_true",
+                        help="close JSON-subprotocol clients that send dataType protobuf, as Microsoft's emulator")
     return parser
+
+
+def _configure_logging(verbose: bool) -> None:
+    """Warnings from anyone; with ``verbose``, every line of the emulator's own loggers too.
+
+    Only the ``webpubsub_emulator`` logger tree is lowered: a DEBUG root would also print asyncio's and
+    aiohttp's internal debug lines.
+    """
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if verbose:
+        logging.getLogger("webpubsub_emulator").setLevel(logging.DEBUG)
 
 
 def _fail(message: str) -> int:
@@ -53,6 +88,8 @@ async def _serve(emulator: Emulator) -> None:
     # Signal handlers are in place before the line is printed: whoever waits for it may stop us at once.
     print(f"Web PubSub emulator listening. Connection string: {emulator.connection_string}", flush=True)
     print(DEV_WARNING, flush=True)
+    if emulator.settings.allow_unvalidated_entra_tokens:
+        print(ENTRA_WARNING, flush=True)
     try:
         await stop.wait()
     finally:
@@ -62,8 +99,7 @@ async def _serve(emulator: Emulator) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = _parser().parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING, stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    _configure_logging(args.verbose)
     if not 0 <= args.port <= 65535:
         return _fail(f"--port must be between 0 and 65535, got {args.port}")
     handlers: Dict[str, List[str]] = {}
@@ -71,9 +107,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         for flag in args.event_handler:
             hub, url = parse_event_handler_flag(flag)
             handlers.setdefault(hub, []).append(url)
-        emulator = Emulator(host=args.host, port=args.port, access_key=args.access_key or DEFAULT_ACCESS_KEY,
-                            hubs=args.hub, event_handlers=handlers, anonymous_connect=args.anonymous,
-                            config=args.config, verbose=args.verbose)
+        emulator = Emulator(host=args.host, port=args.port, access_keys=args.access_key, hubs=args.hub,
+                            event_handlers=handlers, anonymous_connect=args.anonymous, config=args.config,
+                            verbose=args.verbose, allow_unvalidated_entra_tokens=args.allow_unvalidated_entra_tokens,
+                            max_connections=args.max_connections, keep_alive_interval=args.keep_alive_interval,
+                            ping_timeout=args.ping_timeout, tls_cert=args.tls_cert, tls_key=args.tls_key,
+                            strict_json_data_types=args.strict_json_data_types, read_timeout=args.read_timeout)
     except (ConfigError, ValueError) as error:
         return _fail(str(error))
     try:

@@ -18,19 +18,31 @@ from urllib.parse import unquote
 from aiohttp import WSMsgType, web
 
 from . import _jwt
+from . import _service_errors as errors
 from ._config import HUB_NAME_PATTERN
-from ._client_protocol import JsonProtocol, ProtocolViolation, SimpleProtocol
-from ._connection import PREDEFINED_PROTOCOLS, Connection
+from ._client_protocol import ClientRequests, ProtocolViolation, SimpleProtocol
+from ._connection import Connection
 from ._core import EmulatorCore
+from ._hub import Hub
+from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
+from ._limits import MAX_FRAME_BYTES, is_valid_user_id
 from ._permissions import Permissions
-from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
+from ._rest_support import audience_matches, bearer_token, is_valid_group, repeated_parameter, request_base_url
+from ._subprotocols import PREDEFINED_PROTOCOLS
 from ._upstream import ConnectResult, UpstreamConnection, UpstreamFailed, UpstreamRejected
+from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
-MAX_FRAME_BYTES = 1024 * 1024
 RECONNECTION_TOKEN_SECONDS = 7 * 24 * 3600
 RECONNECTION_ISSUER = "https://webpubsub.azure.com"
+# Query parameters the endpoint reads as one value (lower-case); the client's own may repeat.
+_SINGLE_VALUED_QUERY = frozenset({"hub", "access_token", "webpubsub_mode", "group", "noecho", "awps_connection_id",
+                                  "awps_reconnection_token"})
+# Close codes with which a client leaves on purpose: its reliable session ends instead of waiting for recovery.
+# A close frame without a status code (RFC 6455 "1005"; aiohttp reports 0) is what the official JS client's
+# stop() sends, so it counts as leaving, like 1000. Abnormal ends (1006, no close frame) stay recoverable.
+CLIENT_LEFT_CLOSE_CODES = (0, 1000, 1005)
 
 
 def _last(request: web.Request, name: str) -> Optional[str]:
@@ -82,22 +94,25 @@ class _Handshake:
         publish_group = _last(request, "group") if mode == "sendtogroup" else None
         if mode == "sendtogroup" and not is_valid_group(publish_group):
             return _plain(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
+        # Only subprotocols we do not know: a simple client, upgraded without a Sec-WebSocket-Protocol
+        # answer, unless the connect handler picks one of them.
         subprotocol = next((name for name in offered if name in PREDEFINED_PROTOCOLS), None)
-        if subprotocol is None and any(name.startswith("protobuf.") for name in offered):
-            return _plain(400, "The emulator does not support the protobuf subprotocols; use "
-                               "json.webpubsub.azure.v1 or json.reliable.webpubsub.azure.v1.")
         groups = _claim_list(claims.get("webpubsub.group"))
         if not all(is_valid_group(group) for group in groups):
             return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
         sub = claims.get("sub")
+        if sub is not None and not is_valid_user_id(sub if isinstance(sub, str) else str(sub)):
+            return _plain(400, errors.INVALID_USER_ID_CLAIM)
         return cls(user_id=None if sub is None else sub if isinstance(sub, str) else str(sub),
                    roles=_claim_list(claims.get("role")), groups=groups,
                    subprotocol=subprotocol,
                    publish_group=publish_group, no_echo=(_last(request, "noEcho") or "").lower() == "true")
 
     def apply(self, result: ConnectResult) -> bool:
-        """The connect handler's answer overrides the token; False if it named an invalid group."""
+        """The connect handler's answer overrides the token; False if it named an invalid group or user."""
         if result.user_id_set:
+            if result.user_id is not None and not is_valid_user_id(result.user_id):
+                return False
             self.user_id = result.user_id
         if result.groups:
             if not all(is_valid_group(group) for group in result.groups):
@@ -108,6 +123,20 @@ class _Handshake:
         if result.subprotocol:
             self.subprotocol = result.subprotocol
         return True
+
+
+class _Slot:
+    """A place under the connection limit, held from the handshake until the connection is in its hub."""
+
+    def __init__(self, core: EmulatorCore) -> None:
+        self._core = core
+        self._held = True
+        core.handshakes_in_progress += 1
+
+    def release(self) -> None:
+        if self._held:
+            self._held = False
+            self._core.handshakes_in_progress -= 1
 
 
 class ClientEndpoint:
@@ -139,8 +168,11 @@ class ClientEndpoint:
         hub_name = self._hub_name(request)
         if hub_name is None:
             return _plain(404, "Not found.")
-        if not HUB_NAME_PATTERN.match(hub_name):
+        if not HUB_NAME_PATTERN.fullmatch(hub_name):
             return _plain(400, f"Invalid hub name '{hub_name}'.")
+        repeated = repeated_parameter(request, _SINGLE_VALUED_QUERY)
+        if repeated is not None:
+            return _plain(400, f"The query parameter '{repeated}' must not be repeated.")
         if request.headers.get("Upgrade", "").lower() != "websocket":
             return _plain(400, "A WebSocket upgrade request is expected here.")
         offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
@@ -156,6 +188,18 @@ class ClientEndpoint:
         handshake = _Handshake.from_request(request, claims, offered)
         if isinstance(handshake, web.Response):
             return handshake
+        limit = self.core.settings.max_connections
+        if limit is not None and self.core.connection_count() >= limit:
+            logger.warning("connection refused: the limit of %d concurrent connections is reached", limit)
+            return _plain(errors.CONNECTION_LIMIT_STATUS, errors.CONNECTION_LIMIT_TEXT.format(limit=limit))
+        slot = _Slot(self.core)
+        try:
+            return await self._accept(request, hub_name, claims, offered, handshake, slot)
+        finally:
+            slot.release()
+
+    async def _accept(self, request: web.Request, hub_name: str, claims: Dict[str, Any], offered: List[str],
+                      handshake: "_Handshake", slot: "_Slot") -> web.StreamResponse:
         connection_id = uuid.uuid4().hex
         upstream_connection = UpstreamConnection(hub=hub_name, connection_id=connection_id,
                                                  user_id=handshake.user_id, subprotocol=None,
@@ -169,16 +213,15 @@ class ClientEndpoint:
             logger.warning("connect event for %s failed: %s", connection_id, failure.reason)
             return _plain(500, "The connect event handler failed.")
         if result is not None and not handshake.apply(result):
-            return _plain(500, "The connect event handler returned an invalid group name.")
+            return _plain(500, "The connect event handler returned an invalid group name or user id.")
         if self.core.shutting_down:
             return _plain(503, "The emulator is shutting down.")
         upstream_connection.user_id = handshake.user_id
         upstream_connection.subprotocol = handshake.subprotocol
-        return await self._open(request, hub_name, handshake, connection_id, upstream_connection)
+        return await self._open(request, hub_name, handshake, connection_id, upstream_connection, slot)
 
     async def _open(self, request: web.Request, hub_name: str, handshake: "_Handshake", connection_id: str,
-                    upstream_connection: UpstreamConnection) -> web.WebSocketResponse:
-        hub = self.core.hub(hub_name)
+                    upstream_connection: UpstreamConnection, slot: "_Slot") -> web.WebSocketResponse:
         connection = Connection(hub=hub_name, connection_id=connection_id, user_id=handshake.user_id,
                                 subprotocol=handshake.subprotocol, permissions=Permissions(handshake.roles),
                                 limits=self.core.limits, upstream=upstream_connection,
@@ -186,29 +229,40 @@ class ClientEndpoint:
         if connection.reliable:
             connection.reconnection_token = _jwt.encode(
                 {"aud": connection_id, "iss": RECONNECTION_ISSUER, "jti": secrets.token_hex(16),
-                 "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.settings.access_key)
+                 "exp": int(time.time()) + RECONNECTION_TOKEN_SECONDS}, self.core.reconnection_secret)
         ws = self._websocket(handshake.subprotocol)
         await ws.prepare(request)
+        hub = self.core.hub(hub_name)  # only now: an empty hub is forgotten, even during the await above
         hub.add(connection)
+        slot.release()  # counted in the hub from now on
         for group in handshake.groups:
             hub.join(connection, group)
         connection.attach(ws, request.transport)
         logger.info("connection %s opened on hub %s (user %s, protocol %s)", connection_id, hub_name,
                     handshake.user_id, handshake.subprotocol or "simple")
         self.core.upstream.connected(upstream_connection)
-        handler: Union[JsonProtocol, SimpleProtocol]
-        if connection.json_protocol:
-            handler = JsonProtocol(hub, connection, self.core.upstream)
+        handler: Union[ClientRequests, SimpleProtocol]
+        if isinstance(connection.wire, RequestFormat):
+            handler = self._requests(hub, connection)
         else:
             handler = SimpleProtocol(hub, connection, self.core.upstream, publish_group=handshake.publish_group,
                                      no_echo=handshake.no_echo)
         await self._serve(ws, connection, handler)
         return ws
 
+    def _requests(self, hub: Hub, connection: Connection) -> ClientRequests:
+        wire = connection.wire
+        assert isinstance(wire, RequestFormat)  # a subprotocol connection
+        if wire is JSON_FORMAT and self.core.settings.strict_json_data_types:
+            wire = STRICT_JSON_FORMAT  # decodes strictly; renders the same frames as JSON_FORMAT
+        return ClientRequests(hub, connection, self.core.upstream, wire)
+
     @staticmethod
     def _websocket(subprotocol: Optional[str]) -> web.WebSocketResponse:
+        # Pings and pongs are ours (Connection.start_keep_alive): the hub's interval, and a close with the
+        # service's reason when a client stops answering, which aiohttp's heartbeat cannot give.
         return web.WebSocketResponse(protocols=(subprotocol,) if subprotocol else (), max_msg_size=MAX_FRAME_BYTES,
-                                     heartbeat=20.0, timeout=3.0, compress=False)
+                                     autoping=False, timeout=3.0, compress=False)
 
     def _authenticate(self, request: web.Request, hub_name: str) -> Optional[Dict[str, Any]]:
         token = _last(request, "access_token") or bearer_token(request)
@@ -234,7 +288,7 @@ class ClientEndpoint:
         connection = hub.connections.get(connection_id) if hub is not None else None
         refusal: Optional[str] = None
         try:
-            claims = _jwt.decode(token, self.core.access_keys)
+            claims = _jwt.decode(token, [self.core.reconnection_secret])
             if claims.get("aud") != connection_id:
                 refusal = "The reconnection token does not belong to this connection."
         except _jwt.TokenError:
@@ -254,25 +308,27 @@ class ClientEndpoint:
         await ws.prepare(request)
         connection.attach(ws, request.transport)
         logger.info("connection %s recovered", connection_id)
-        await self._serve(ws, connection, JsonProtocol(hub, connection, self.core.upstream))
+        await self._serve(ws, connection, self._requests(hub, connection))
         return ws
 
     async def _serve(self, ws: web.WebSocketResponse, connection: Connection,
-                     handler: Union[JsonProtocol, SimpleProtocol]) -> None:
+                     handler: Union[ClientRequests, SimpleProtocol]) -> None:
         violation: Optional[ProtocolViolation] = None
+        connection.start_keep_alive(*self.core.settings.keep_alive(connection.hub))
         try:
             async for frame in ws:
                 if connection.closing or not connection.is_attached_to(ws):
                     break
+                connection.heard_from_client()
+                if frame.type == WSMsgType.PING:
+                    await ws.pong(frame.data)
+                    continue
+                if frame.type == WSMsgType.PONG:
+                    continue
+                if frame.type not in (WSMsgType.TEXT, WSMsgType.BINARY):
+                    continue  # aiohttp's own reports (e.g. a frame over the size limit, closed with 1009)
                 try:
-                    if isinstance(handler, JsonProtocol):
-                        if frame.type != WSMsgType.TEXT:
-                            raise ProtocolViolation("Only text frames are accepted by JSON subprotocols.", 1003)
-                        await handler.on_text(frame.data)
-                    elif frame.type == WSMsgType.TEXT:
-                        await handler.on_frame(frame.data.encode("utf-8"), False)
-                    elif frame.type == WSMsgType.BINARY:
-                        await handler.on_frame(frame.data, True)
+                    await handler.on_frame(frame.data, frame.type == WSMsgType.BINARY)
                 except ProtocolViolation as error:
                     violation = error
                     break
@@ -298,10 +354,11 @@ class ClientEndpoint:
             connection.finish(connection.close_reason)
             return
         code = ws.close_code
-        if connection.reliable and code != 1000 and not self.core.shutting_down:
+        if connection.reliable and code not in CLIENT_LEFT_CLOSE_CODES and not self.core.shutting_down:
             connection.detach()
             connection.start_recovery_window()
             logger.info("connection %s dropped (code %s); recoverable for %.0f s", connection.connection_id, code,
                         connection.limits.recovery_seconds)
             return
-        connection.finish(None if code in (None, 1000, 1001) else f"The client closed the connection with code {code}.")
+        left = code is None or code == 1001 or code in CLIENT_LEFT_CLOSE_CODES
+        connection.finish(None if left else f"The client closed the connection with code {code}.")

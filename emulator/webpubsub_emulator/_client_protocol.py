@@ -1,34 +1,36 @@
-"""What clients send after the handshake: JSON subprotocol requests and simple-client frames."""
+"""What clients send after the handshake: subprotocol requests and simple-client frames.
+
+The operations (join, leave, publish to a group, user event) are written once in `ClientOperations`.
+`ClientRequests` serves every subprotocol family: its `RequestFormat` decodes a frame into a request of
+`_requests`, and acks and pongs go back in the same format. `SimpleProtocol` maps a simple client's frames
+onto the same operations.
+"""
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import logging
 import re
-from typing import Any, Dict, Optional, Tuple
+from typing import Optional
 
 from ._connection import Connection
 from ._hub import Hub
-from ._messages import BINARY, JSON, PONG_FRAME, TEXT, OutboundMessage, ack_frame, dumps, strict_loads
+from ._limits import MAX_EVENT_NAME_LENGTH
+from ._messages import BINARY, JSON, PROTOBUF, TEXT, Frame, OutboundMessage
 from ._permissions import JOIN_LEAVE, SEND
+from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE, PROTOBUF_CONTENT_TYPE
+from ._requests import (AckedRequest, JoinGroup, LeaveGroup, Ping, ProtocolViolation, SendEvent, SendToGroup,
+                        SequenceAck, sendable)
 from ._rest_support import is_valid_group
 from ._upstream import Reply, Upstream, UpstreamFailed
+from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
-_EVENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,127}$")
-_CONTENT_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream"}
-_MAX_UINT64 = 2 ** 64 - 1
+_EVENT_NAME = re.compile(rf"^[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_EVENT_NAME_LENGTH - 1}}}$")
+_CONTENT_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream",
+                  PROTOBUF: PROTOBUF_CONTENT_TYPE}
+_MAX_TTL_SECONDS = 300
 
-
-class ProtocolViolation(Exception):
-    """The client sent something that is not a valid protocol message; it gets closed with `code`."""
-
-    def __init__(self, reason: str, code: int = 1007) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.code = code
+__all__ = ["ClientRequests", "ProtocolViolation", "SimpleProtocol"]
 
 
 class _Rejected(Exception):
@@ -37,137 +39,51 @@ class _Rejected(Exception):
     def __init__(self, name: str, message: str) -> None:
         super().__init__(message)
         self.name = name
-        self.message = message
-
-
-def _uint64(value: Any, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= _MAX_UINT64:
-        raise ProtocolViolation(f"'{field}' must be an unsigned 64-bit integer.")
-    return value
-
-
-def _payload(message: Dict[str, Any]) -> Tuple[str, bytes]:
-    data_type = message.get("dataType")
-    kind = JSON if data_type is None else data_type.lower() if isinstance(data_type, str) else ""
-    if "data" not in message:
-        raise ProtocolViolation("The message has no 'data'.")
-    data = message["data"]
-    if kind == JSON:
-        if data is None:
-            raise ProtocolViolation("JSON 'data' must not be null.")
-        return JSON, dumps(data).encode("utf-8")
-    if kind == TEXT:
-        if not isinstance(data, str):
-            raise ProtocolViolation("'data' must be a string when dataType is text.")
-        return TEXT, data.encode("utf-8")
-    if kind == BINARY:
-        if not isinstance(data, str):
-            raise ProtocolViolation("'data' must be a base64 string when dataType is binary.")
-        try:
-            return BINARY, base64.b64decode(data, validate=True)
-        except (binascii.Error, ValueError):
-            raise ProtocolViolation("'data' is not valid base64.") from None
-    raise ProtocolViolation(f"Unsupported dataType {json.dumps(data_type)}.")
-
-
-def _group_field(message: Dict[str, Any]) -> str:
-    group = message.get("group")
-    if not isinstance(group, str):
-        raise ProtocolViolation("'group' must be a string.")
-    if not is_valid_group(group):
-        raise _Rejected("BadRequest", f"Invalid group name '{group}'.")
-    return group
+        self.message = sendable(message)
 
 
 def reply_message(reply: Reply) -> OutboundMessage:
     return OutboundMessage(reply.data_type, reply.data)
 
 
-class JsonProtocol:
-    """`json.webpubsub.azure.v1` and `json.reliable.webpubsub.azure.v1` requests of one connection."""
+class ClientOperations:
+    """The operations a client connection can ask for; each raises `_Rejected` when refused."""
 
     def __init__(self, hub: Hub, connection: Connection, upstream: Upstream) -> None:
         self.hub = hub
         self.connection = connection
         self.upstream = upstream
 
-    async def on_text(self, text: str) -> None:
-        try:
-            message = strict_loads(text)
-        except ValueError:
-            raise ProtocolViolation("The message is not valid JSON.") from None
-        if not isinstance(message, dict):
-            raise ProtocolViolation("The message must be a JSON object.")
-        kind = message.get("type")
-        if not isinstance(kind, str):
-            raise ProtocolViolation("The message has no 'type'.")
-        kind = kind.lower()
-        if kind == "ping":
-            self.connection.send_control(PONG_FRAME)
-            return
-        if kind == "sequenceack":
-            sequence_id = _uint64(message.get("sequenceId"), "sequenceId")
-            if self.connection.reliable:
-                self.connection.sequence_ack(sequence_id)
-            return
-        operation = {"joingroup": self._join, "leavegroup": self._leave, "sendtogroup": self._send_to_group,
-                     "event": self._event}.get(kind)
-        if operation is None:
-            raise ProtocolViolation(f"Unknown message type '{message.get('type')}'.")
-        raw_ack_id = message.get("ackId")
-        ack_id = None if raw_ack_id is None else _uint64(raw_ack_id, "ackId")
-        if ack_id is not None and self.connection.ack_id_processed(ack_id):
-            self.connection.send_control(
-                ack_frame(ack_id, "Duplicate", f"Message with ack-id: {ack_id} has been processed"))
-            return
-        try:
-            await operation(message)
-        except _Rejected as rejected:
-            if ack_id is not None:
-                self.connection.send_control(ack_frame(ack_id, rejected.name, rejected.message))
-            return
-        if ack_id is not None:
-            self.connection.remember_ack_id(ack_id)
-            self.connection.send_control(ack_frame(ack_id))
-
     def _check(self, permission: str, group: str) -> None:
+        if not is_valid_group(group):
+            raise _Rejected("BadRequest", f"Invalid group name '{group}'.")
         if not self.connection.permissions.allows(permission, group):
             verb = "join or leave" if permission == JOIN_LEAVE else "send to"
             raise _Rejected("Forbidden", f"The connection has no permission to {verb} group '{group}'.")
 
-    async def _join(self, message: Dict[str, Any]) -> None:
-        group = _group_field(message)
+    def join(self, group: str) -> None:
         self._check(JOIN_LEAVE, group)
         self.hub.join(self.connection, group)
 
-    async def _leave(self, message: Dict[str, Any]) -> None:
-        group = _group_field(message)
+    def leave(self, group: str) -> None:
         self._check(JOIN_LEAVE, group)
         self.hub.leave(self.connection, group)
 
-    async def _send_to_group(self, message: Dict[str, Any]) -> None:
-        group = _group_field(message)
-        kind, data = _payload(message)
-        no_echo = message.get("noEcho")
-        if no_echo is not None and not isinstance(no_echo, bool):
-            raise ProtocolViolation("'noEcho' must be a boolean.")
-        ttl = message.get("ttlSeconds")
-        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 <= ttl <= 300):
-            raise _Rejected("BadRequest", "'ttlSeconds' must be an integer between 0 and 300.")
+    def publish(self, group: str, kind: str, data: bytes, *, no_echo: bool = False,
+                ttl_seconds: Optional[int] = None) -> None:
+        if ttl_seconds is not None and not 0 <= ttl_seconds <= _MAX_TTL_SECONDS:
+            raise _Rejected("BadRequest", f"The TTL must be an integer from 0 to {_MAX_TTL_SECONDS} seconds.")
         self._check(SEND, group)
-        outbound = OutboundMessage(kind, data, group=group, from_user_id=self.connection.user_id,
-                                   ttl_seconds=ttl or 0)
         sender = self.connection
+        outbound = OutboundMessage(kind, data, group=group, from_user_id=sender.user_id,
+                                   ttl_seconds=ttl_seconds or 0)
         self.hub.fan_out(self.hub.group_members(group), outbound,
                          (lambda conn: conn is not sender) if no_echo else None)
 
-    async def _event(self, message: Dict[str, Any]) -> None:
-        name = message.get("event")
-        if not isinstance(name, str):
-            raise ProtocolViolation("'event' must be a string.")
-        if not _EVENT_NAME.match(name):
+    async def event(self, name: str, kind: str, data: bytes) -> None:
+        """A user event; a reply from the handler goes back to this connection only."""
+        if not _EVENT_NAME.fullmatch(name):  # not match(): `$` would let "name\n" through
             raise _Rejected("BadRequest", f"Invalid event name '{name}'.")
-        kind, data = _payload(message)
         try:
             reply = await self.upstream.user_event(self.connection.upstream, name, data, _CONTENT_TYPES[kind])
         except UpstreamFailed as failure:
@@ -177,33 +93,72 @@ class JsonProtocol:
             self.hub.fan_out([self.connection], reply_message(reply))
 
 
-class SimpleProtocol:
+class ClientRequests(ClientOperations):
+    """The requests of one subprotocol connection (JSON or protobuf), with ack bookkeeping."""
+
+    def __init__(self, hub: Hub, connection: Connection, upstream: Upstream, wire: RequestFormat) -> None:
+        super().__init__(hub, connection, upstream)
+        self.wire = wire
+
+    async def on_frame(self, data: Frame, binary: bool) -> None:
+        if binary != self.wire.binary_frames:
+            raise ProtocolViolation(self.wire.wrong_frame_reason, CLOSE_WRONG_FRAME_TYPE)
+        request = self.wire.decode(data)
+        if isinstance(request, Ping):
+            self.connection.send_control(self.wire.pong())
+        elif isinstance(request, SequenceAck):
+            if self.connection.reliable:
+                self.connection.sequence_ack(request.sequence_id)
+        else:
+            await self._acked(request)
+
+    async def _acked(self, request: AckedRequest) -> None:
+        ack_id = request.ack_id
+        if ack_id is not None and self.connection.ack_id_processed(ack_id):
+            self.connection.send_control(
+                self.wire.ack(ack_id, "Duplicate", f"Message with ack-id: {ack_id} has been processed"))
+            return
+        try:
+            await self._execute(request)
+        except _Rejected as rejected:
+            if ack_id is not None:
+                self.connection.send_control(self.wire.ack(ack_id, rejected.name, rejected.message))
+            return
+        if ack_id is not None:
+            self.connection.remember_ack_id(ack_id)
+            self.connection.send_control(self.wire.ack(ack_id))
+
+    async def _execute(self, request: AckedRequest) -> None:
+        if isinstance(request, JoinGroup):
+            self.join(request.group)
+        elif isinstance(request, LeaveGroup):
+            self.leave(request.group)
+        elif isinstance(request, SendToGroup):
+            self.publish(request.group, request.kind, request.data, no_echo=request.no_echo,
+                         ttl_seconds=request.ttl_seconds)
+        elif isinstance(request, SendEvent):
+            await self.event(request.event, request.kind, request.data)
+
+
+class SimpleProtocol(ClientOperations):
     """Clients without a predefined subprotocol: every frame is the `message` event or a group publish."""
 
     def __init__(self, hub: Hub, connection: Connection, upstream: Upstream, *,
                  publish_group: Optional[str], no_echo: bool) -> None:
-        self.hub = hub
-        self.connection = connection
-        self.upstream = upstream
+        super().__init__(hub, connection, upstream)
         self.publish_group = publish_group
         self.no_echo = no_echo
 
-    async def on_frame(self, data: bytes, binary: bool) -> None:
+    async def on_frame(self, data: Frame, binary: bool) -> None:
+        payload = data if isinstance(data, bytes) else data.encode("utf-8")
+        kind = BINARY if binary else TEXT
         if self.publish_group is not None:
-            group = self.publish_group
-            if not self.connection.permissions.allows(SEND, group):
-                return
-            sender = self.connection
-            outbound = OutboundMessage(BINARY if binary else TEXT, data, group=group,
-                                       from_user_id=sender.user_id)
-            self.hub.fan_out(self.hub.group_members(group), outbound,
-                             (lambda conn: conn is not sender) if self.no_echo else None)
+            try:
+                self.publish(self.publish_group, kind, payload, no_echo=self.no_echo)
+            except _Rejected:
+                pass  # simple clients have no acks: a refused publish is dropped
             return
-        content_type = "application/octet-stream" if binary else "text/plain"
         try:
-            reply = await self.upstream.user_event(self.connection.upstream, "message", data, content_type)
-        except UpstreamFailed as failure:
-            logger.warning("message event of %s failed: %s", self.connection.connection_id, failure.reason)
+            await self.event("message", kind, payload)
+        except _Rejected:
             raise ProtocolViolation("The message could not be delivered to the event handler.", 1011) from None
-        if reply is not None:
-            self.hub.fan_out([self.connection], reply_message(reply))

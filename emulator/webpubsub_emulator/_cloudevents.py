@@ -84,15 +84,21 @@ def event_headers(
     user_id: Optional[str] = None,
     subprotocol: Optional[str] = None,
     connection_state: Optional[str] = None,
+    physical_connection_id: Optional[str] = None,
+    session_id: Optional[str] = None,
 ) -> Dict[str, str]:
-    """All headers of one event request. Empty optional values are left out rather than sent blank."""
+    """All headers of one event request. Empty optional values are left out rather than sent blank.
+
+    MQTT connections add ``physical_connection_id`` (every event) and ``session_id`` (all but connect).
+    """
     type_prefix = SYSTEM_EVENT_TYPE_PREFIX if system else USER_EVENT_TYPE_PREFIX
     headers = {
         "Content-Type": content_type,
         "ce-specversion": SPEC_VERSION,
         "ce-awpsversion": AWPS_VERSION,
         "ce-type": type_prefix + event,
-        "ce-source": f"/hubs/{hub}/client/{connection_id}",
+        "ce-source": f"/hubs/{hub}/client/{connection_id}"
+                     + (f"/{physical_connection_id}" if physical_connection_id else ""),
         "ce-id": str(event_id),
         "ce-time": rfc3339_utc_now(),
         "ce-hub": hub,
@@ -106,6 +112,10 @@ def event_headers(
         headers["ce-subprotocol"] = subprotocol
     if connection_state:
         headers["ce-connectionState"] = connection_state
+    if physical_connection_id:
+        headers["ce-physicalConnectionId"] = physical_connection_id
+    if session_id:
+        headers["ce-sessionId"] = session_id
     signed = signature(access_keys, connection_id)
     if signed is not None:
         headers["ce-signature"] = signed

@@ -1,9 +1,13 @@
-"""Emulator settings: the access key and per-hub event handlers, from code, CLI flags or a JSON file.
+"""Emulator settings: access keys, limits and per-hub settings, from code, CLI flags or a JSON file.
 
 Two file shapes are accepted, with keys matched case-insensitively:
-ours      {"accessKey": "...", "hubs": {"chat": {"eventHandlers": [...], "anonymousConnectPolicy": "deny"}}}
-Microsoft {"WebPubSub": {"AccessKey": "...", "Hubs": {"chat": {"EventHandlers": [{"UrlTemplate": ...,
-           "SystemEvents": [...], "EventPattern": "*"}]}}}}
+ours      {"accessKeys": ["primary", "secondary"], "maxConnections": 20, "webSocketKeepAliveIntervalInSeconds": 20,
+           "pingTimeoutSeconds": 60, "allowUnvalidatedEntraTokens": false,
+           "hubs": {"chat": {"eventHandlers": [...], "anonymousConnectPolicy": "deny",
+                             "webSocketKeepAliveIntervalInSeconds": 5, "pingTimeoutSeconds": 15}}}
+           ("accessKey": "..." for a single key)
+Microsoft {"WebPubSub": {"AccessKey": "...", "AllowUnvalidatedEntraTokens": true, "Hubs": {"chat": {
+           "EventHandlers": [{"UrlTemplate": ..., "SystemEvents": [...], "EventPattern": "*"}]}}}}
 """
 from __future__ import annotations
 
@@ -13,9 +17,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
 from ._cloudevents import check_url_template
+from ._limits import DEFAULT_KEEP_ALIVE_SECONDS, MAX_KEEP_ALIVE_SECONDS, PING_TIMEOUT_INTERVALS
 from ._upstream import EventHandlerSettings
 
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
+MAX_ACCESS_KEYS = 2  # a resource has a primary and a secondary key
 DEFAULT_HUB = "_default"  # catch-all entry for hubs that have none of their own (as Microsoft's emulator)
 HUB_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$")
 _SYSTEM_EVENTS = ("connect", "connected", "disconnected")
@@ -33,13 +39,32 @@ class HubSettings:
     name: str
     event_handlers: List[EventHandlerSettings] = field(default_factory=list)
     anonymous_connect: bool = False
+    keep_alive_seconds: Optional[float] = None  # None: the emulator-wide setting
+    ping_timeout_seconds: Optional[float] = None
 
 
 @dataclass
 class EmulatorSettings:
-    access_key: str = DEFAULT_ACCESS_KEY
+    access_keys: List[str] = field(default_factory=lambda: [DEFAULT_ACCESS_KEY])  # primary first
     hubs: Dict[str, HubSettings] = field(default_factory=dict)  # keyed by lower-cased hub name
     anonymous_connect: bool = False
+    strict_json_data_types: bool = False  # refuse dataType "protobuf" from JSON clients (protocol_choices)
+    allow_unvalidated_entra_tokens: bool = False
+    max_connections: Optional[int] = None  # None: unlimited
+    keep_alive_seconds: float = DEFAULT_KEEP_ALIVE_SECONDS
+    ping_timeout_seconds: Optional[float] = None  # None: PING_TIMEOUT_INTERVALS keep-alive intervals
+
+    @property
+    def access_key(self) -> str:
+        """The primary key: it signs what the emulator mints (tokens from `:generateToken`)."""
+        return self.access_keys[0]
+
+    def keep_alive(self, hub: str) -> Tuple[float, float]:
+        """(ping interval, ping timeout) in seconds for a hub's connections."""
+        settings = self.hub(hub)
+        interval = settings.keep_alive_seconds or self.keep_alive_seconds
+        timeout = settings.ping_timeout_seconds or self.ping_timeout_seconds
+        return interval, timeout or interval * PING_TIMEOUT_INTERVALS
 
     def hub(self, name: str) -> HubSettings:
         """A hub's settings; hubs without their own entry use the `_default` entry, if any."""
@@ -57,6 +82,39 @@ def validate_access_key(key: str) -> None:
         raise ConfigError("access key must be at least 32 bytes long")
     if key != key.strip() or ";" in key or any(ord(ch) < 32 or ord(ch) == 127 for ch in key):
         raise ConfigError("access key must not contain ';', control characters or surrounding spaces")
+
+
+def validate_access_keys(keys: Sequence[str]) -> List[str]:
+    """One or two keys (primary, then secondary), each a valid key."""
+    if isinstance(keys, str) or not 1 <= len(keys) <= MAX_ACCESS_KEYS:
+        raise ConfigError("give one or two access keys (primary and secondary)")
+    for key in keys:
+        if not isinstance(key, str):
+            raise ConfigError("access keys must be strings")
+        validate_access_key(key)
+    return list(keys)
+
+
+def validate_keep_alive(value: Any, what: str) -> float:
+    """Seconds between pings (the service takes 1-120 whole seconds; fractions speed up tests)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= MAX_KEEP_ALIVE_SECONDS:
+        raise ConfigError(f"{what} must be a number of seconds above 0 and at most {MAX_KEEP_ALIVE_SECONDS:g}")
+    return float(value)
+
+
+def validate_ping_timeout(value: Any, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value <= 3600:
+        raise ConfigError(f"{what} must be a number of seconds above 0 and at most 3600")
+    return float(value)
+
+
+def validate_max_connections(value: Any) -> Optional[int]:
+    if value is None:
+        return None
+    # The int case returns from inside the isinstance() check: mypy narrows Any there on every version.
+    if isinstance(value, int) and not isinstance(value, bool) and value >= 1:
+        return value
+    raise ConfigError("maxConnections must be a whole number of at least 1 (or absent for no limit)")
 
 
 def handler_from_spec(spec: HandlerSpec) -> EventHandlerSettings:
@@ -141,11 +199,28 @@ def apply_config(document: Any, settings: EmulatorSettings) -> None:
     if isinstance(root.get("webpubsub"), dict):
         root = _lower_keys(root["webpubsub"])
     key = root.get("accesskey")
+    keys = root.get("accesskeys")
+    if key is not None and keys is not None:
+        raise ConfigError("give accessKey or accessKeys, not both")
     if key is not None:
         if not isinstance(key, str):
             raise ConfigError("accessKey must be a string")
         validate_access_key(key)
-        settings.access_key = key
+        settings.access_keys = [key]
+    if keys is not None:
+        if not isinstance(keys, list):
+            raise ConfigError("accessKeys must be a list of one or two keys (primary, secondary)")
+        settings.access_keys = validate_access_keys(keys)
+    entra = root.get("allowunvalidatedentratokens")
+    if entra is not None:
+        if not isinstance(entra, bool):
+            raise ConfigError("allowUnvalidatedEntraTokens must be true or false")
+        settings.allow_unvalidated_entra_tokens = entra
+    if "maxconnections" in root:
+        settings.max_connections = validate_max_connections(root["maxconnections"])
+    interval, timeout = _keep_alive_entries(root, "")
+    settings.keep_alive_seconds = interval or settings.keep_alive_seconds
+    settings.ping_timeout_seconds = timeout or settings.ping_timeout_seconds
     hubs = root.get("hubs") or {}
     if not isinstance(hubs, dict):
         raise ConfigError("hubs must be an object keyed by hub name")
@@ -163,3 +238,13 @@ def apply_config(document: Any, settings: EmulatorSettings) -> None:
             if not isinstance(policy, str) or policy.lower() not in ("allow", "deny"):
                 raise ConfigError(f"hub {hub_name!r}: anonymousConnectPolicy must be 'allow' or 'deny'")
             hub.anonymous_connect = policy.lower() == "allow"
+        interval, timeout = _keep_alive_entries(hub_entry, f"hub {hub_name!r}: ")
+        hub.keep_alive_seconds = interval or hub.keep_alive_seconds
+        hub.ping_timeout_seconds = timeout or hub.ping_timeout_seconds
+
+
+def _keep_alive_entries(entry: Dict[str, Any], where: str) -> Tuple[Optional[float], Optional[float]]:
+    interval = entry.get("websocketkeepaliveintervalinseconds")
+    timeout = entry.get("pingtimeoutseconds")
+    return (None if interval is None else validate_keep_alive(interval, f"{where}webSocketKeepAliveIntervalInSeconds"),
+            None if timeout is None else validate_ping_timeout(timeout, f"{where}pingTimeoutSeconds"))

@@ -15,14 +15,11 @@ from typing import Callable, Deque, Dict, Optional, Set, Tuple
 
 from aiohttp import web
 
-from ._messages import (Frame, OutboundMessage, connected_frame, disconnected_frame, websocket_frame,
-                        with_sequence_id)
+from ._messages import Frame, OutboundMessage, websocket_frame
 from ._permissions import Permissions
+from ._service_errors import PING_TIMEOUT_REASON
+from ._subprotocols import is_reliable, wire_format
 from ._upstream import UpstreamConnection
-
-JSON_PROTOCOL = "json.webpubsub.azure.v1"
-RELIABLE_JSON_PROTOCOL = "json.reliable.webpubsub.azure.v1"
-PREDEFINED_PROTOCOLS = (JSON_PROTOCOL, RELIABLE_JSON_PROTOCOL)
 
 logger = logging.getLogger("webpubsub_emulator")
 
@@ -33,6 +30,7 @@ _QueueItem = Optional[Tuple[Frame, Optional[float], int]]  # None = close marker
 # to the transport; above it (or with anything queued) frames go through the queue and the writer task,
 # which waits for the socket to drain.
 _DIRECT_WRITE_LIMIT = 64 * 1024
+_PING_FRAME = b"\x89\x00"  # a WebSocket ping with no payload (RFC 6455 section 5.5.2)
 
 
 @dataclass(frozen=True)
@@ -54,8 +52,8 @@ class Connection:
         self.connection_id = connection_id
         self.user_id = user_id
         self.subprotocol = subprotocol
-        self.json_protocol = subprotocol in PREDEFINED_PROTOCOLS
-        self.reliable = subprotocol == RELIABLE_JSON_PROTOCOL
+        self.wire = wire_format(subprotocol)  # renders every frame this connection is sent
+        self.reliable = is_reliable(subprotocol)
         self.permissions = permissions
         self.limits = limits
         self.upstream = upstream
@@ -78,10 +76,11 @@ class Connection:
         self._over_bound_since: Optional[float] = None
         self._timers: Set[asyncio.TimerHandle] = set()
         self._sequence_id = 0
-        self._unacked: Deque[Tuple[int, str, Optional[float], int]] = deque()
+        self._unacked: Deque[Tuple[int, Frame, Optional[float], int]] = deque()
         self._unacked_bytes = 0
         self.expired_dropped = 0
         self._attachments = 0
+        self._last_heard = self._loop.time()
 
     # -- idempotent publishing ------------------------------------------------------------------
     def ack_id_processed(self, ack_id: int) -> bool:
@@ -116,8 +115,9 @@ class Connection:
         self._queue.clear()
         self._queued_bytes = 0
         self._over_bound_since = None
-        if self.json_protocol:
-            self.send_control(connected_frame(self.connection_id, self.user_id, self.reconnection_token))
+        connected = self.wire.connected(self.connection_id, self.user_id, self.reconnection_token)
+        if connected is not None:
+            self.send_control(connected)
         now = self._loop.time()
         for _sequence_id, frame, deadline, size in self._unacked:
             if deadline is None or deadline >= now:
@@ -150,36 +150,60 @@ class Connection:
 
         self._call_later(self.limits.recovery_seconds, expire)
 
+    # -- keep-alive -----------------------------------------------------------------------------
+    def heard_from_client(self) -> None:
+        """Any frame from the client (data, ping or pong) shows it is alive."""
+        self._last_heard = self._loop.time()
+
+    def start_keep_alive(self, interval: float, timeout: float) -> None:
+        """Ping the client every `interval` seconds while this socket is attached; once nothing came from
+        it for `timeout` seconds, close it with the service's reason `PingTimeout` (checked at each ping)."""
+        ws = self._ws
+        self._last_heard = self._loop.time()
+
+        def tick() -> None:
+            if ws is None or self._ws is not ws or self.closing:
+                return
+            silent = self._loop.time() - self._last_heard
+            if silent >= timeout:
+                logger.info("connection %s sent nothing for %.1f s: closing it (%s)", self.connection_id, silent,
+                            PING_TIMEOUT_REASON)
+                self.close(PING_TIMEOUT_REASON)
+                return
+            transport = self._transport
+            if isinstance(transport, asyncio.WriteTransport) and not transport.is_closing():
+                transport.write(_PING_FRAME)
+            self._call_later(interval, tick)
+
+        self._call_later(interval, tick)
+
     # -- sending --------------------------------------------------------------------------------
     def deliver(self, message: OutboundMessage, deadline: Optional[float]) -> None:
         if self.closing:
             return
-        frame: Frame
-        if self.json_protocol:
-            frame = message.json_frame()
-            if self.reliable:
-                self._sequence_id += 1
-                frame = with_sequence_id(frame, self._sequence_id)
-                size = len(frame)
-                self._unacked.append((self._sequence_id, frame, deadline, size))
-                self._unacked_bytes += size
-                if (len(self._unacked) > self.limits.reliable_max_messages
-                        or self._unacked_bytes > self.limits.reliable_max_bytes):
-                    self.close("Too many unacknowledged messages: the reliable buffer is full.", 1008,
-                               drop_queue=True)
-                    return
-                if self._ws is None:
-                    return
-                if not self._write_directly(None, frame):
-                    self._enqueue(frame, deadline, size)
+        if self.reliable:
+            self._sequence_id += 1
+            frame = self.wire.sequenced_data(message, self._sequence_id)
+            size = len(frame)
+            self._unacked.append((self._sequence_id, frame, deadline, size))
+            self._unacked_bytes += size
+            if (len(self._unacked) > self.limits.reliable_max_messages
+                    or self._unacked_bytes > self.limits.reliable_max_bytes):
+                self.close("Too many unacknowledged messages: the reliable buffer is full.", 1008,
+                           drop_queue=True)
                 return
-            if not self._write_directly(message.json_wire, frame):
-                self._enqueue(frame, deadline, message.size + 64)
+            if self._ws is None:
+                return
+            if not self._write_directly(frame):
+                self._enqueue(frame, deadline, size)
             return
-        if not self._write_directly(message.simple_wire, None):
-            self._enqueue(message.simple_frame(), deadline, message.size + 64)
+        transport = self._direct_transport()
+        if transport is not None:
+            transport.write(message.wire(self.wire))  # the frame bytes are shared by the whole fan-out
+        else:
+            self._enqueue(message.frame(self.wire), deadline, message.size + 64)
 
-    def _write_directly(self, wire: Optional[Callable[[], bytes]], frame: Optional[Frame]) -> bool:
+    def _direct_transport(self) -> Optional[asyncio.WriteTransport]:
         """Fast path of a fan-out: an idle connection with a drained socket gets the prebuilt frame bytes
         written at once, skipping the queue and a writer task switch. Order is kept because this only
         happens while nothing is queued or being written."""
@@ -188,13 +212,19 @@ class Connection:
                 or transport.is_closing()
                 or not isinstance(transport, asyncio.WriteTransport)
                 or transport.get_write_buffer_size() > _DIRECT_WRITE_LIMIT):
+            return None
+        return transport
+
+    def _write_directly(self, frame: Frame) -> bool:
+        transport = self._direct_transport()
+        if transport is None:
             return False
-        transport.write(wire() if wire is not None else websocket_frame(frame or b""))
+        transport.write(websocket_frame(frame))
         return True
 
-    def send_control(self, frame: str) -> None:
+    def send_control(self, frame: Frame) -> None:
         """Acks, pongs and system messages: never sequenced, never expire."""
-        if not self.closing and self._ws is not None and not self._write_directly(None, frame):
+        if not self.closing and self._ws is not None and not self._write_directly(frame):
             self._enqueue(frame, None, len(frame))
 
     def sequence_ack(self, sequence_id: int) -> None:
@@ -275,8 +305,11 @@ class Connection:
     async def _send_close(self, ws: web.WebSocketResponse) -> None:
         reason = self.close_reason or ""
         code = self._close_code
-        if self.json_protocol:
-            await ws.send_str(disconnected_frame(reason))
+        disconnected = self.wire.disconnected(reason)
+        if isinstance(disconnected, str):
+            await ws.send_str(disconnected)
+        elif disconnected is not None:
+            await ws.send_bytes(disconnected)
         await ws.close(code=code, message=reason.encode("utf-8")[:123])
 
     # -- closing --------------------------------------------------------------------------------

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
-from typing import Dict, Iterator, List, Optional, Set
+import secrets
+from typing import Dict, Iterator, List, Optional, Sequence, Set
 
 from ._config import EmulatorSettings
 from ._connection import Connection, ConnectionLimits
@@ -19,19 +21,38 @@ class EmulatorCore:
     def __init__(self, settings: EmulatorSettings, limits: ConnectionLimits) -> None:
         self.settings = settings
         self.limits = limits
-        self.access_keys: List[str] = [settings.access_key]
+        self.access_keys: List[str] = list(settings.access_keys)  # replaced whole, never changed in place
         self.upstream = Upstream(access_keys=self.access_keys)
         for hub in settings.hubs.values():
             self.upstream.set_handlers(hub.name, hub.event_handlers)
+        # Only hubs with connections are kept: users, groups and memberships all hang off connections.
         self._hubs: Dict[str, Hub] = {}
+        self._join_counter = itertools.count(1)
         self.sessions: Set["asyncio.Task[object]"] = set()
         self.shutting_down = False
+        self.handshakes_in_progress = 0  # accepted by the connection limit, not yet in a hub
+        # Signs reconnection tokens: not an access key, so rotating the keys never breaks a recovery.
+        self.reconnection_secret = secrets.token_urlsafe(32)
+
+    @property
+    def primary_key(self) -> str:
+        return self.access_keys[0]
+
+    def set_access_keys(self, keys: Sequence[str]) -> None:
+        """Key rotation: callable from any thread, since each reader sees the old list or the new one."""
+        self.access_keys = list(keys)
+        self.upstream.set_access_keys(self.access_keys)
+
+    def connection_count(self) -> int:
+        """Live sessions (a reliable one waiting for recovery still counts) plus handshakes under way."""
+        return sum(len(hub.connections) for hub in list(self._hubs.values())) + self.handshakes_in_progress
 
     def hub(self, name: str) -> Hub:
+        """The hub, created if needed: only for a connection about to be added (see `connection_ended`)."""
         key = name.lower()
         hub = self._hubs.get(key)
         if hub is None:
-            hub = self._hubs[key] = Hub(name)
+            hub = self._hubs[key] = Hub(name, self._join_counter)
         return hub
 
     def find_hub(self, name: str) -> Optional[Hub]:
@@ -46,6 +67,8 @@ class EmulatorCore:
         hub = self.find_hub(connection.hub)
         if hub is not None:
             hub.remove(connection)
+            if not hub.connections:
+                del self._hubs[connection.hub.lower()]
         logger.info("connection %s ended (%s)", connection.connection_id, reason or "closed")
         try:
             self.upstream.disconnected(connection.upstream, reason)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, List, Mapping, Sequence
 
 from ._filter_language import (
-    _BOOL_ONLY, _INT_OR_NULL, _NULL, _REPORT_ORDER, _SINGLE_VALUE, FilterError, FilterPredicate,
+    _BOOL_ONLY, _COLLECTION, _INT_OR_NULL, _NULL, _REPORT_ORDER, _SINGLE_VALUE, FilterError, FilterPredicate,
     FilterTarget, _Evaluator, _literal_type, _LiteralValue, _TypeSet,
 )
 from ._filter_parser import (
@@ -214,7 +214,9 @@ class _Compiler:
                 return any(_values_equal(value, reader(target)) for reader in readers)
 
             return _Compiled(_BOOL_ONLY, is_listed)
-        read_groups = self._compile(node.container).evaluate
+        container = self._compile(node.container)
+        self._require(node, container.types, frozenset({_COLLECTION}))
+        read_groups = container.evaluate
         if element.is_constant:
             group = element.constant
             if not isinstance(group, str):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from typing import Callable, Dict, Iterable, List, Optional
+from typing import Callable, Dict, Iterable, Iterator, List, Optional
 
 from ._connection import Connection
 from ._messages import OutboundMessage
@@ -12,12 +12,14 @@ ConnectionPredicate = Callable[[Connection], bool]
 
 
 class Hub:
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, join_counter: Optional[Iterator[int]] = None) -> None:
+        """`join_counter` numbers group joins for paging; the core shares one across the hubs it
+        forgets and re-creates, so a continuation token never points into a re-used range."""
         self.name = name
         self.connections: Dict[str, Connection] = {}
         self.users: Dict[str, Dict[str, Connection]] = {}
         self.groups: Dict[str, Dict[str, Connection]] = {}
-        self._join_counter = itertools.count(1)
+        self._join_counter = itertools.count(1) if join_counter is None else join_counter
 
     # -- membership -----------------------------------------------------------------------------
     def add(self, connection: Connection) -> None:

@@ -5,8 +5,11 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import time
-from typing import Any, Dict, Iterable, Optional
+from typing import Any, Dict, Iterable, List, Optional, Tuple
+
+from ._messages import strict_loads
 
 CLOCK_SKEW_SECONDS = 300
 
@@ -43,20 +46,64 @@ def encode(claims: Dict[str, Any], access_key: str, *, kid: Optional[str] = None
     return signing_input + "." + _b64url_encode(signature)
 
 
-def decode(token: str, access_keys: Iterable[str], *, now: Optional[float] = None) -> Dict[str, Any]:
-    """Verify signature, `exp` (required) and `nbf`; return the claims. `aud` is left to the caller."""
+def _parse(token: str) -> Tuple[List[str], Dict[str, Any], Dict[str, Any]]:
+    """The three segments and the decoded header and claims, nothing verified yet."""
     parts = token.split(".")
     if len(parts) != 3:
         raise TokenError("token must have three segments")
-    try:
-        header = json.loads(_b64url_decode(parts[0]))
-        claims = json.loads(_b64url_decode(parts[1]))
-    except ValueError as exc:
-        raise TokenError("token segment is not JSON") from exc
-    if not isinstance(header, dict) or header.get("alg") != "HS256":
-        raise TokenError("only HS256 tokens are accepted")
+    header = _json_segment(parts[0])
+    claims = _json_segment(parts[1])
+    if not isinstance(header, dict):
+        raise TokenError("token header must be a JSON object")
     if not isinstance(claims, dict):
         raise TokenError("token claims must be a JSON object")
+    return parts, header, claims
+
+
+def _json_segment(segment: str) -> Any:
+    # strict_loads refuses deep nesting as malformed, and Python's NaN/Infinity extensions too: a NaN
+    # `exp` would compare false with everything and never expire. Tokens reach this unauthenticated.
+    try:
+        return strict_loads(_b64url_decode(segment))
+    except ValueError:
+        raise TokenError("token segment is not JSON") from None
+
+
+def _check_lifetime(claims: Dict[str, Any], now: Optional[float]) -> None:
+    """`exp` is required, `nbf` optional; both with CLOCK_SKEW_SECONDS of tolerance."""
+    current = time.time() if now is None else now
+    exp = _numeric_date(claims, "exp")
+    if exp is None:
+        raise TokenError("token has no exp claim")
+    if current > exp + CLOCK_SKEW_SECONDS:
+        raise TokenError("token has expired")
+    nbf = _numeric_date(claims, "nbf")
+    if nbf is not None and current < nbf - CLOCK_SKEW_SECONDS:
+        raise TokenError("token is not valid yet")
+
+
+def _numeric_date(claims: Dict[str, Any], name: str) -> Optional[float]:
+    """A NumericDate claim (RFC 7519: seconds, integer or not). Numbers too large for a float, such as
+    `1e400`, parse to infinity and are refused rather than read as "never expires"."""
+    value = claims.get(name)
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TokenError(f"{name} claim is not a number")
+    try:
+        number = float(value)
+    except OverflowError:  # an integer literal with hundreds of digits
+        raise TokenError(f"{name} claim is out of range") from None
+    if not math.isfinite(number):
+        raise TokenError(f"{name} claim is out of range")
+    return number
+
+
+def decode(token: str, access_keys: Iterable[str], *, now: Optional[float] = None) -> Dict[str, Any]:
+    """Verify signature, `exp` (required) and `nbf`; return the claims. `aud` is left to the caller."""
+    parts, header, claims = _parse(token)
+    if header.get("alg") != "HS256":
+        raise TokenError("only HS256 tokens are accepted")
     signing_input = (parts[0] + "." + parts[1]).encode("ascii", "replace")
     signature = _b64url_decode(parts[2])
     if not any(
@@ -64,16 +111,13 @@ def decode(token: str, access_keys: Iterable[str], *, now: Optional[float] = Non
         for key in access_keys
     ):
         raise TokenError("signature does not match the access key")
-    current = time.time() if now is None else now
-    exp = claims.get("exp")
-    if isinstance(exp, bool) or not isinstance(exp, (int, float)):
-        raise TokenError("token has no valid exp claim")
-    if current > exp + CLOCK_SKEW_SECONDS:
-        raise TokenError("token has expired")
-    nbf = claims.get("nbf")
-    if nbf is not None:
-        if isinstance(nbf, bool) or not isinstance(nbf, (int, float)):
-            raise TokenError("nbf claim is not a number")
-        if current < nbf - CLOCK_SKEW_SECONDS:
-            raise TokenError("token is not valid yet")
+    _check_lifetime(claims, now)
+    return claims
+
+
+def decode_unverified(token: str, *, now: Optional[float] = None) -> Dict[str, Any]:
+    """The claims of a token whose signature cannot be checked here (a Microsoft Entra ID token): only
+    `exp` and `nbf` are checked. Callers must have been told to trust such tokens."""
+    _parts, _header, claims = _parse(token)
+    _check_lifetime(claims, now)
     return claims

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import time
 from typing import Awaitable, Callable, Dict, List, Optional, Tuple
 from urllib.parse import quote, unquote
@@ -18,13 +17,16 @@ from . import _jwt
 from ._connection import Connection
 from ._core import EmulatorCore
 from ._filter import FilterError, compile_filter
+from ._http import request_body
 from ._hub import ConnectionPredicate, Hub
+from ._limits import MAX_GROUPS_PER_BULK_REQUEST
 from ._messages import BINARY, JSON, TEXT, OutboundMessage, strict_loads
 from ._permissions import PERMISSIONS, TooManyRules
-from ._rest_support import (RestError, authenticate_rest, bad_request, empty_response, error_response,
-                            excluded_ids, int_query, is_valid_group, json_response, optional_query,
-                            request_base_url, unauthorized_response, validate_group, validate_hub,
-                            validate_id)
+from ._rest_support import (REST_SINGLE_VALUED, RestError, authenticate_rest, bad_request, empty_response,
+                            error_response, excluded_ids, int_query, is_valid_group, json_response, optional_query,
+                            parse_integer, repeated_parameter, request_base_url, unauthorized_response,
+                            validate_group, validate_hub, validate_id)
+from . import _service_errors as errors
 
 DEFAULT_CLOSE_REASON = "Closed by REST API."
 MAX_PAGE_SIZE = 200
@@ -65,62 +67,68 @@ class RestApi:
         }
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """Route on the raw path. The HTTP layer has read the body already, so no handler waits on the
+        client: the hub looked up here cannot be forgotten while a handler uses it."""
         head = request.method == "HEAD"
         raw_path = request.raw_path.split("?", 1)[0]
         segments = raw_path.split("/")[2:]  # drop "" and "api"
         if segments == ["health"] and head:
             return empty_response(200)
-        if not authenticate_rest(request, self.core.access_keys):
+        if not authenticate_rest(request, self.core.access_keys,
+                                 allow_entra=self.core.settings.allow_unvalidated_entra_tokens):
             return unauthorized_response()
         try:
+            repeated = repeated_parameter(request, REST_SINGLE_VALUED)
+            if repeated is not None:
+                bad_request(f"The query parameter '{repeated}' must not be repeated.", repeated)
             if len(segments) < 3 or segments[0] != "hubs":
-                raise RestError(404, "Error.NotFound", f"No operation at '{raw_path}'.", "Request")
+                raise errors.no_operation(raw_path)
             hub_name = validate_hub(unquote(segments[1]))
             rest = segments[2:]
             shape = tuple(part if index % 2 == 0 or part.startswith(":") else "{}"
                           for index, part in enumerate(rest))
             handler = self._routes.get((request.method, shape))
             if handler is None:
-                if any(key[1] == shape for key in self._routes):
-                    raise RestError(405, "Error.MethodNotAllowed", f"{request.method} is not supported at "
-                                    f"'{raw_path}'.", "Request")
-                raise RestError(404, "Error.NotFound", f"No operation at '{raw_path}'.", "Request")
+                allowed = [method for method, known in self._routes if known == shape]
+                if allowed:
+                    raise errors.method_not_allowed(request.method, raw_path, allowed)
+                raise errors.no_operation(raw_path)
             args = [unquote(part) for index, part in enumerate(rest) if shape[index] == "{}"]
-            return await handler(request, self.core.hub(hub_name), args)
+            # Unknown hubs are not created (each name ever sent would stay in memory): an empty stand-in answers.
+            hub = self.core.find_hub(hub_name) or Hub(hub_name)
+            return await handler(request, hub, args)
         except RestError as error:
             return error_response(error, head=head)
-        except web.HTTPRequestEntityTooLarge:
-            return error_response(RestError(413, "Error.PayloadTooLarge", "The request body is too large.",
-                                            "Request"), head=head)
 
     # -- helpers --------------------------------------------------------------------------------
     @staticmethod
-    def _filter(text: Optional[str]) -> Optional[ConnectionPredicate]:
+    def _filter(text: Optional[str], target: str = "filter") -> Optional[ConnectionPredicate]:
+        """`target` names the filter as the service does: `filter` (query) or `Filter` (body property)."""
         if text is None or not text.strip():
             return None
         try:
             return compile_filter(text)
         except FilterError as error:
-            bad_request(str(error), "filter")
+            raise errors.invalid_filter(str(error), target) from None
 
     async def _message(self, request: web.Request, group: Optional[str] = None) -> OutboundMessage:
         ttl = int_query(request, "messageTtlSeconds", 0, 300) or 0
-        kind = _CONTENT_KINDS.get(request.content_type.lower())
+        media_type = _media_type(request)
+        kind = _CONTENT_KINDS.get(media_type)
         if kind is None:
-            raise RestError(415, "Error.UnsupportedMediaType",
-                            f"Unsupported content type '{request.content_type}': use text/plain, "
-                            "application/json or application/octet-stream.", "Content-Type")
-        body = await request.read()
+            raise errors.unsupported_media_type(media_type[:100],
+                                                "text/plain, application/json or application/octet-stream")
+        body = request_body(request)
         if kind != BINARY:
             try:
                 text = body.decode("utf-8")
             except UnicodeDecodeError:
-                bad_request("The request body is not valid UTF-8.", "message")
+                bad_request(errors.BODY_NOT_UTF8, "message")
             if kind == JSON:
                 try:
                     strict_loads(text)
                 except ValueError:
-                    bad_request("The request body is not valid JSON.", "message")
+                    bad_request(errors.BODY_NOT_JSON, "message")
         return OutboundMessage(kind, body, group=group, ttl_seconds=ttl)
 
     @staticmethod
@@ -164,18 +172,17 @@ class RestApi:
     async def connection_exists(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         if validate_id(args[0], "connectionId") in hub.connections:
             return empty_response(200)
-        raise RestError(404, "Warning.Connection.NotExisted", f"Connection `{args[0]}` is not found.",
-                        "Connection")
+        raise errors.connection_not_found(args[0])
 
     async def user_exists(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         if hub.user_connections(validate_id(args[0], "userId")):
             return empty_response(200)
-        raise _user_not_found(args[0])
+        raise errors.user_not_found(args[0])
 
     async def group_exists(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         if hub.group_members(validate_group(args[0])):
             return empty_response(200)
-        raise RestError(404, "Warning.Group.NotExisted", f"Group `{args[0]}` is not found.", "Group")
+        raise errors.group_not_found(args[0])
 
     # -- close ----------------------------------------------------------------------------------
     @staticmethod
@@ -210,7 +217,7 @@ class RestApi:
         group = validate_group(args[0])
         connection = hub.connections.get(validate_id(args[1], "connectionId"))
         if connection is None:
-            raise _connection_not_found(args[1])
+            raise errors.connection_not_found_for_group(args[1])
         hub.join(connection, group)
         return empty_response(200)
 
@@ -233,7 +240,7 @@ class RestApi:
         group = validate_group(args[1])
         connections = hub.user_connections(user)
         if not connections:
-            raise _user_not_found(user)
+            raise errors.user_not_found(user)
         for connection in connections:
             hub.join(connection, group)
         return empty_response(200)
@@ -251,25 +258,28 @@ class RestApi:
         return empty_response(204)
 
     async def _bulk_groups(self, request: web.Request) -> Tuple[List[str], Optional[ConnectionPredicate]]:
-        if request.content_type.lower() != "application/json":
-            raise RestError(415, "Error.UnsupportedMediaType", "The request body must be application/json.",
-                            "Content-Type")
+        media_type = _media_type(request)
+        if media_type != "application/json":
+            raise errors.unsupported_media_type(media_type[:100], "application/json")
         try:
-            body = strict_loads((await request.read()).decode("utf-8"))
+            body = strict_loads(request_body(request).decode("utf-8"))
         except ValueError:
-            bad_request("The request body is not valid JSON.", "body")
+            bad_request(errors.BODY_NOT_JSON, "body")
         if not isinstance(body, dict):
-            bad_request("The request body must be a JSON object.", "body")
+            bad_request(errors.BODY_NOT_OBJECT, "body")
         groups = next((value for key, value in body.items() if key.lower() == "groups"), None)
         if not isinstance(groups, list) or not groups:
-            bad_request("'groups' must be a non-empty array of group names.", "groups")
+            bad_request(errors.GROUPS_NOT_LIST, "groups")
+        if len(groups) > MAX_GROUPS_PER_BULK_REQUEST:
+            bad_request(f"'groups' holds {len(groups)} names; at most {MAX_GROUPS_PER_BULK_REQUEST} are allowed "
+                        "in one request.", "groups")
         for group in groups:
             if not is_valid_group(group):
-                bad_request(f"Invalid group name {json.dumps(group)} in 'groups'.", "groups")
+                raise errors.invalid_group_name()
         filter_text = next((value for key, value in body.items() if key.lower() == "filter"), None)
         if filter_text is not None and not isinstance(filter_text, str):
-            bad_request("'filter' must be a string.", "filter")
-        return groups, self._filter(filter_text)
+            bad_request(errors.FILTER_NOT_STRING, "filter")
+        return groups, self._filter(filter_text, "Filter")
 
     async def add_to_groups(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         return await self._change_groups(request, hub, hub.join)
@@ -310,25 +320,23 @@ class RestApi:
 
     # -- permissions ----------------------------------------------------------------------------
     def _permission_target(self, request: web.Request, hub: Hub,
-                           args: List[str]) -> Tuple[str, Optional[Connection], Optional[str]]:
+                           args: List[str]) -> Tuple[str, Optional[Connection], str]:
         permission = args[0]
         if permission not in PERMISSIONS:
-            bad_request(f"Invalid permission '{permission}': expected 'sendToGroup' or 'joinLeaveGroup'.",
-                        "permission")
+            raise errors.invalid_permission(permission)
         connection_id = validate_id(args[1], "connectionId")
-        target = optional_query(request, "targetName")
-        if target is not None:
-            validate_group(target, "targetName")
+        # Without targetName the service answers 400 (recorded), it does not mean "every group".
+        target = validate_group(optional_query(request, "targetName"), "targetName")
         return permission, hub.connections.get(connection_id), target
 
     async def grant_permission(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         permission, connection, target = self._permission_target(request, hub, args)
         if connection is None:
-            raise _connection_not_found(args[1])
+            raise errors.connection_not_found_for_permission(args[1])
         try:
             connection.permissions.grant(permission, target)
         except TooManyRules:
-            raise _too_many_rules() from None
+            raise errors.too_many_permission_rules() from None
         return empty_response(200)
 
     async def revoke_permission(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
@@ -337,24 +345,28 @@ class RestApi:
             try:
                 connection.permissions.revoke(permission, target)
             except TooManyRules:
-                raise _too_many_rules() from None
+                raise errors.too_many_permission_rules() from None
         return empty_response(204)
 
     async def check_permission(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         permission, connection, target = self._permission_target(request, hub, args)
-        if connection is not None and connection.permissions.allows(permission, target):
+        if connection is None:
+            raise errors.connection_not_found_for_permission(args[1])
+        if connection.permissions.allows(permission, target):
             return empty_response(200)
-        raise RestError(404, "Warning.Permission.NotExisted", "The permission is not granted.", "Permission")
+        raise errors.permission_not_granted(permission, target)
 
     # -- tokens ---------------------------------------------------------------------------------
     async def generate_token(self, request: web.Request, hub: Hub, args: List[str]) -> web.Response:
         minutes = int_query(request, "minutesToExpire", 1, 2147483647) or 60
         client_type = optional_query(request, "clientType") or "Default"
         if client_type.lower() not in ("default", "mqtt"):
-            bad_request(f"Invalid clientType '{client_type}': expected 'Default' or 'MQTT'.", "clientType")
+            raise errors.invalid_client_type(client_type)
         roles = request.query.getall("role", [])
         groups = [validate_group(group) for group in request.query.getall("group", [])]
         user_id = optional_query(request, "userId")
+        if user_id is not None:
+            validate_id(user_id, "userId")
         hub_path = unquote(request.raw_path.split("?", 1)[0].split("/")[3])
         path = "clients/mqtt/hubs" if client_type.lower() == "mqtt" else "client/hubs"
         now = int(time.time())
@@ -366,21 +378,14 @@ class RestApi:
             claims["role"] = roles[0] if len(roles) == 1 else roles
         if groups:
             claims["webpubsub.group"] = groups[0] if len(groups) == 1 else groups
-        key = self.core.settings.access_key
+        key = self.core.primary_key
         return json_response({"token": _jwt.encode(claims, key, kid=_jwt.key_id(key))})
 
 
-def _user_not_found(user: str) -> RestError:
-    return RestError(404, "Warning.User.NotExisted", f"User `{user}` is not found.", "User")
-
-
-def _too_many_rules() -> RestError:
-    return RestError(409, "Error.Conflict", "Too many permission rules on this connection.", "Permission")
-
-
-def _connection_not_found(connection_id: str) -> RestError:
-    return RestError(404, "Warning.Connection.NotExisted", f"Connection `{connection_id}` is not found.",
-                     "Connection")
+def _media_type(request: web.Request) -> str:
+    """The Content-Type as sent, without parameters. A missing or unparsable header is no media type
+    (aiohttp's `content_type` would report application/octet-stream for both)."""
+    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
 
 
 def _encode_continuation(position: int) -> str:
@@ -391,8 +396,9 @@ def _decode_continuation(token: str) -> int:
     try:
         text = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode("ascii")
     except (binascii.Error, ValueError):
-        bad_request("Invalid continuation token.", "continuationToken")
+        bad_request(errors.BAD_CONTINUATION_TOKEN, "continuationToken")
     prefix, _, number = text.partition(":")
-    if prefix != "awps-page" or not number.isdigit():
-        bad_request("Invalid continuation token.", "continuationToken")
-    return int(number)
+    position = parse_integer(number)
+    if prefix != "awps-page" or position is None or position < 0:
+        bad_request(errors.BAD_CONTINUATION_TOKEN, "continuationToken")
+    return position

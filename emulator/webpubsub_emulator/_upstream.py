@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from typing import Any, Coroutine, Dict, List, Optional, Sequence, Set, Tuple
@@ -39,6 +40,7 @@ from ._upstream_validation import AbuseProtection, ValidationFailed
 __all__ = [
     "ConnectResult",
     "EventHandlerSettings",
+    "MqttEventFields",
     "Reply",
     "Upstream",
     "UpstreamConnection",
@@ -50,6 +52,7 @@ _logger = logging.getLogger("webpubsub_emulator.upstream")
 
 _DEFAULT_HUB = "_default"  # catch-all hub entry, as in Microsoft's emulator configuration
 _CONNECT_EVENT_ID = 0
+_MAX_ERROR_BODY_BYTES = 64 * 1024  # kept from non-2xx answers: MQTT refusals and replies carry a body
 
 
 @dataclass(frozen=True)
@@ -60,6 +63,16 @@ class EventHandlerSettings:
 
 
 @dataclass
+class MqttEventFields:
+    """What an MQTT connection adds to its events: the network connection and session ids, and the
+    ``mqtt`` object of its ``disconnected`` body (set when the session ends)."""
+
+    physical_connection_id: str
+    session_id: Optional[str] = None  # not sent on connect
+    disconnected: Dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
 class UpstreamConnection:
     hub: str
     connection_id: str
@@ -67,6 +80,7 @@ class UpstreamConnection:
     subprotocol: Optional[str]
     origin: str
     connection_state: Optional[str] = None
+    mqtt: Optional[MqttEventFields] = None
     _last_event_id: int = field(default=_CONNECT_EVENT_ID, init=False, repr=False, compare=False)
     _cookies: Dict[str, str] = field(default_factory=dict, init=False, repr=False, compare=False)
     _connected_task: Optional["asyncio.Task[None]"] = field(default=None, init=False, repr=False, compare=False)
@@ -79,10 +93,11 @@ class UpstreamConnection:
 class UpstreamRejected(Exception):
     """The connect handler answered non-2xx; ``status`` is relayed to the connecting client."""
 
-    def __init__(self, status: int, reason: str) -> None:
+    def __init__(self, status: int, reason: str, body: bytes = b"") -> None:
         super().__init__(reason)
         self.status = status
         self.reason = reason
+        self.body = body  # the start of the answer's body (an MQTT refusal names its CONNACK code there)
 
 
 class UpstreamFailed(Exception):
@@ -140,6 +155,10 @@ class Upstream:
         self._closing = False  # no new notifications; pending ones may still use the session
         self._closed = False
 
+    def set_access_keys(self, access_keys: Sequence[str]) -> None:
+        """Sign later requests with these keys (one `ce-signature` value per key)."""
+        self._access_keys = tuple(access_keys)
+
     # ----- routing -------------------------------------------------------------------------
 
     def set_handlers(self, hub: str, handlers: Sequence[EventHandlerSettings]) -> None:
@@ -174,7 +193,7 @@ class Upstream:
             content_type=SYSTEM_EVENT_CONTENT_TYPE, body=payload,
         )
         if not response.succeeded:
-            raise UpstreamRejected(response.status, f"connect handler answered {response.status}")
+            raise UpstreamRejected(response.status, f"connect handler answered {response.status}", response.body)
         offered = body.get("subprotocols") or []
         try:
             result = parse_connect_result(response.body, [str(name) for name in offered])
@@ -204,6 +223,22 @@ class Upstream:
         self._remember(conn, response, update_state=True)
         return reply
 
+    async def mqtt_user_event(
+        self, conn: UpstreamConnection, event: str, data: bytes, content_type: str, headers: Dict[str, str]
+    ) -> Tuple[int, "CIMultiDictProxy[str]", bytes]:
+        """An MQTT client's publish to ``$webpubsub/server/events/{event}``: (status, headers, body) of any
+        answer, failures included, since MQTT relays those to the client too."""
+        handler = self._handler_for(conn.hub, event, system=False)
+        if handler is None:
+            raise UpstreamFailed(f"no event handler subscribes to user event {event!r} of hub {conn.hub!r}")
+        response = await self._deliver(
+            handler, conn, event, system=False, event_id=conn._next_event_id(),
+            content_type=content_type, body=data, extra_headers=headers,
+        )
+        if response.succeeded:
+            self._remember(conn, response, update_state=True)
+        return response.status, response.headers, response.body
+
     # ----- notifications -------------------------------------------------------------------
 
     def connected(self, conn: UpstreamConnection) -> None:
@@ -212,7 +247,10 @@ class Upstream:
             conn._connected_task = task
 
     def disconnected(self, conn: UpstreamConnection, reason: Optional[str]) -> None:
-        payload = json.dumps({"reason": reason}, ensure_ascii=False).encode("utf-8")
+        body: Dict[str, Any] = {"reason": reason}
+        if conn.mqtt is not None:
+            body["mqtt"] = conn.mqtt.disconnected
+        payload = json.dumps(body, ensure_ascii=False).encode("utf-8")
         # Waiting for a still-running connected keeps the handler's view in lifecycle order.
         self._notify_later(conn, "disconnected", payload, after=conn._connected_task)
 
@@ -276,8 +314,10 @@ class Upstream:
         event_id: int,
         content_type: str,
         body: bytes,
+        extra_headers: Optional[Dict[str, str]] = None,
     ) -> _HandlerResponse:
         is_connect = system and event == "connect"
+        mqtt = conn.mqtt
         headers = event_headers(
             hub=conn.hub,
             connection_id=conn.connection_id,
@@ -288,9 +328,14 @@ class Upstream:
             content_type=content_type,
             access_keys=self._access_keys,
             user_id=conn.user_id,
-            subprotocol=None if is_connect else conn.subprotocol,
+            # MQTT connections name their subprotocol on connect too (what the official handlers expect).
+            subprotocol=None if is_connect and mqtt is None else conn.subprotocol,
             connection_state=None if is_connect else conn.connection_state,
+            physical_connection_id=mqtt.physical_connection_id if mqtt else None,
+            session_id=mqtt.session_id if mqtt and not is_connect else None,
         )
+        if extra_headers:
+            headers.update(extra_headers)
         if conn._cookies:
             headers["Cookie"] = "; ".join(f"{name}={value}" for name, value in conn._cookies.items())
         url = expand_url_template(handler.url_template, conn.hub, event)
@@ -339,9 +384,8 @@ class Upstream:
             if 200 <= response.status < 300:
                 content = await self._read_limited(response)
             else:
-                detail = await response.content.read(1024)
-                _logger.debug("%s answered %d: %r", url, response.status, detail)
-                content = b""
+                content = await _read_prefix(response, _MAX_ERROR_BODY_BYTES)
+                _logger.debug("%s answered %d: %r", url, response.status, content[:1024])
             return _HandlerResponse(response.status, response.headers, content, response.cookies)
 
     async def _read_limited(self, response: aiohttp.ClientResponse) -> bytes:
@@ -376,7 +420,7 @@ class Upstream:
                 conn.connection_state = states[-1]
         for name, morsel in response.cookies.items():
             max_age = morsel["max-age"]
-            if max_age and str(max_age).lstrip("-").isdigit() and int(max_age) <= 0:
+            if max_age and re.fullmatch(r"-?[0-9]+", str(max_age)) and int(max_age) <= 0:  # ASCII: int("\u00b2") raises
                 conn._cookies.pop(name, None)
             else:
                 conn._cookies[name] = morsel.coded_value
@@ -398,3 +442,14 @@ class Upstream:
         if self._session is not None:
             await self._session.close()
             self._session = None
+
+
+async def _read_prefix(response: aiohttp.ClientResponse, limit: int) -> bytes:
+    chunks: List[bytes] = []
+    size = 0
+    async for chunk in response.content.iter_chunked(16 * 1024):
+        chunks.append(chunk)
+        size += len(chunk)
+        if size >= limit:
+            break
+    return b"".join(chunks)[:limit]

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import codecs
-import json
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+from ._messages import strict_loads
+from ._protobuf_schema import is_serialized_any
+from ._protocol_choices import PROTOBUF_CONTENT_TYPE
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 
@@ -13,6 +16,7 @@ _REPLY_DATA_TYPES = {
     "text/plain": "text",
     "application/json": "json",
     "application/octet-stream": "binary",
+    PROTOBUF_CONTENT_TYPE: "protobuf",
 }
 
 
@@ -27,12 +31,13 @@ class ConnectResult:
     groups: Optional[List[str]] = None
     roles: Optional[List[str]] = None
     subprotocol: Optional[str] = None
+    mqtt_user_properties: Optional[List[Tuple[str, str]]] = None  # MQTT: copied into the CONNACK
 
 
 @dataclass
 class Reply:
     data: bytes
-    data_type: str  # "text" | "json" | "binary"
+    data_type: str  # "text" | "json" | "binary" | "protobuf"
 
 
 def parse_connect_result(body: bytes, offered_subprotocols: Sequence[str]) -> ConnectResult:
@@ -40,8 +45,8 @@ def parse_connect_result(body: bytes, offered_subprotocols: Sequence[str]) -> Co
     if not body.strip():
         return ConnectResult()
     try:
-        document = json.loads(body.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as error:
+        document = strict_loads(body.decode("utf-8-sig"))
+    except ValueError as error:  # including UnicodeDecodeError and nesting too deep for the parser
         raise InvalidResponse(f"connect response is not valid JSON: {error}") from None
     if document is None:
         return ConnectResult()
@@ -62,7 +67,27 @@ def parse_connect_result(body: bytes, offered_subprotocols: Sequence[str]) -> Co
             raise InvalidResponse(
                 f"connect response picked subprotocol {result.subprotocol!r} the client did not offer"
             )
+    mqtt = fields.get("mqtt")
+    if mqtt is not None:
+        result.mqtt_user_properties = mqtt_user_properties(mqtt, "connect response")
     return result
+
+
+def mqtt_user_properties(mqtt: Any, what: str) -> List[Tuple[str, str]]:
+    """``{"userProperties": [{"name": ..., "value": ...}]}`` (names matched case-insensitively) -> pairs."""
+    if not isinstance(mqtt, dict):
+        raise InvalidResponse(f"{what} field 'mqtt' must be a JSON object")
+    items = {name.lower(): value for name, value in mqtt.items()}.get("userproperties") or []
+    if not isinstance(items, list):
+        raise InvalidResponse(f"{what} field 'mqtt.userProperties' must be an array")
+    pairs = []
+    for item in items:
+        entry = {name.lower(): value for name, value in item.items()} if isinstance(item, dict) else {}
+        name, value = entry.get("name"), entry.get("value")
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidResponse(f"{what}: each MQTT user property needs a string name and value")
+        pairs.append((name, value))
+    return pairs
 
 
 def _string_field(value: Any, name: str) -> str:
@@ -91,10 +116,14 @@ def parse_reply(content_type: Optional[str], body: bytes) -> Optional[Reply]:
         raise InvalidResponse(f"unsupported reply content type {content_type!r}")
     if data_type == "binary":
         return Reply(data=body, data_type=data_type)
+    if data_type == "protobuf":
+        if not is_serialized_any(body):
+            raise InvalidResponse(f"reply declared {PROTOBUF_CONTENT_TYPE} but is not a serialized google.protobuf.Any")
+        return Reply(data=body, data_type=data_type)
     text = _decode_text(body, parameters.get("charset", "utf-8"))
     if data_type == "json":
         try:
-            json.loads(text)
+            strict_loads(text)  # NaN/Infinity would reach JSON clients as invalid JSON
         except ValueError as error:
             raise InvalidResponse(f"reply declared application/json but is not valid JSON: {error}") from None
     return Reply(data=text.encode("utf-8"), data_type=data_type)

@@ -1,19 +1,26 @@
 """A chat room on Azure Web PubSub, running against the local emulator.
 
-    python samples/chat/server.py [--port 8080]
+    python samples/chat/server.py [--port 8081]
 
 One process serves three things on one port: the page (``/``), ``/negotiate`` (a client access
 token from the SDK's service client) and the event handler (``/eventhandler``) that the emulator
-calls. Chat messages arrive as ``chat`` events and are broadcast with ``send_to_all``.
+calls. Chat messages arrive as ``chat`` events and are broadcast with ``send_to_all``; the
+``connected`` and ``disconnected`` events keep the list of who is online.
+
+The default port, 8081, stays clear of the standalone emulator's 8080; the emulator this sample
+starts for itself listens on a free port.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
+import threading
+from contextlib import contextmanager
 from pathlib import Path
 from socketserver import ThreadingMixIn
-from typing import Any, Callable, Dict, Iterable, List
+from typing import Any, Callable, Dict, Iterable, Iterator, List
 from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -31,11 +38,47 @@ from azure.messaging.webpubsubservice.eventhandler import (
 )
 
 HUB = "chat"
+DEFAULT_PORT = 8081
+MAX_NAME_LENGTH = 32
+MAX_MESSAGE_LENGTH = 2000
 PAGE = Path(__file__).with_name("index.html")
 StartResponse = Callable[..., Any]
 
 
+class Presence:
+    """Who is online: each user with at least one open connection (a user may have several tabs).
+
+    The service has no "list connections" call, so the app keeps the list from the ``connected`` and
+    ``disconnected`` events. One lock orders the announcements, so every page sees the lists in order.
+    """
+
+    def __init__(self, service: WebPubSubServiceClient) -> None:
+        self._service = service
+        self._lock = threading.Lock()
+        self._users_by_connection: Dict[str, str] = {}
+
+    def online(self) -> List[str]:
+        return sorted(set(self._users_by_connection.values()))
+
+    def connected(self, connection_id: str, user_id: str) -> None:
+        with self._lock:
+            first_connection = user_id not in self._users_by_connection.values()
+            self._users_by_connection[connection_id] = user_id
+            if first_connection:
+                self._service.send_to_all({"system": f"{user_id} joined", "online": self.online()})
+            else:  # another tab of someone already online: only the new tab needs the list
+                self._service.send_to_connection(connection_id, {"online": self.online()})
+
+    def disconnected(self, connection_id: str) -> None:
+        with self._lock:
+            user_id = self._users_by_connection.pop(connection_id, None)
+            if user_id is not None and user_id not in self._users_by_connection.values():
+                self._service.send_to_all({"system": f"{user_id} left", "online": self.online()})
+
+
 def create_event_handler(connection_string: str, service: WebPubSubServiceClient) -> WebPubSubEventHandler:
+    presence = Presence(service)
+
     def on_connect(request: ConnectRequest) -> ConnectResponse:
         # The token from /negotiate carries the user id; refuse anonymous connections.
         if not request.context.user_id:
@@ -44,14 +87,19 @@ def create_event_handler(connection_string: str, service: WebPubSubServiceClient
         return ConnectResponse(subprotocol="json.webpubsub.azure.v1" if offered else None)
 
     def on_connected(request: ConnectedRequest) -> None:
-        service.send_to_all({"system": f"{request.context.user_id} joined"})
+        presence.connected(request.context.connection_id, request.context.user_id or "")
 
     def on_user_event(request: UserEventRequest) -> None:
-        if request.context.event_name == "chat":
-            service.send_to_all({"from": request.context.user_id, "text": str(request.data)})
+        if request.context.event_name != "chat":
+            raise EventHandlerError(400, f"unknown event {request.context.event_name!r}; this chat knows 'chat'")
+        text = str(request.data).strip()
+        if len(text) > MAX_MESSAGE_LENGTH:
+            raise EventHandlerError(400, f"messages are at most {MAX_MESSAGE_LENGTH} characters")
+        if text:
+            service.send_to_all({"from": request.context.user_id, "text": text})
 
     def on_disconnected(request: DisconnectedRequest) -> None:
-        service.send_to_all({"system": f"{request.context.user_id} left"})
+        presence.disconnected(request.context.connection_id)
 
     # The connection string gives both the key that signs events and the allowed origin.
     return WebPubSubEventHandler(
@@ -75,6 +123,9 @@ def create_app(connection_string: str) -> Callable[[Dict[str, Any], StartRespons
             user_id = parse_qs(environ.get("QUERY_STRING", "")).get("id", [""])[0].strip()
             if not user_id:
                 return _reply(start_response, "400 Bad Request", "text/plain", b"missing ?id=<your name>")
+            if len(user_id) > MAX_NAME_LENGTH:
+                message = f"names are at most {MAX_NAME_LENGTH} characters"
+                return _reply(start_response, "400 Bad Request", "text/plain", message.encode())
             token = service.get_client_access_token(user_id=user_id)
             return _reply(start_response, "200 OK", "application/json", json.dumps({"url": token["url"]}).encode())
         return _reply(start_response, "404 Not Found", "text/plain", b"not found")
@@ -96,16 +147,36 @@ class _QuietHandler(WSGIRequestHandler):
         pass
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--port", type=int, default=8080, help="port of the chat server (0 picks a free one)")
-    port = parser.parse_args().port
-    # Bind first so the emulator can be told where the event handler lives, then build the app.
-    server = make_server("127.0.0.1", port, lambda environ, start: [], _ThreadingServer, _QuietHandler)
+def listen(port: int) -> WSGIServer:
+    """Bind 127.0.0.1:port (0 = a free port); a busy port ends the program with one line, not a traceback."""
+    try:
+        return make_server("127.0.0.1", port, lambda environ, start: [], _ThreadingServer, _QuietHandler)
+    except OSError as error:
+        sys.exit(f"chat: cannot listen on 127.0.0.1:{port}: {error.strerror or error} "
+                 f"(is the chat already running? --port 0 picks a free port)")
+
+
+@contextmanager
+def chat_with_emulator(server: WSGIServer) -> Iterator[Emulator]:
+    """Start an emulator whose event handler is this server, and give the server the chat app."""
     base_url = f"http://127.0.0.1:{server.server_address[1]}"
     with Emulator(event_handlers={HUB: f"{base_url}/eventhandler"}) as emulator:
         server.set_app(create_app(emulator.connection_string))
-        print(f"Chat running at {base_url}/ (emulator at {emulator.endpoint}); Ctrl+C to stop", flush=True)
+        yield emulator
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help=f"port of the chat server (default {DEFAULT_PORT}; 0 picks a free one)")
+    port = parser.parse_args().port
+    if not 0 <= port <= 65535:
+        parser.error(f"--port must be between 0 and 65535, got {port}")
+    # Bind first so the emulator can be told where the event handler lives.
+    server = listen(port)
+    with chat_with_emulator(server) as emulator:
+        print(f"Chat running at http://127.0.0.1:{server.server_address[1]}/ (emulator at {emulator.endpoint}); "
+              "Ctrl+C to stop", flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:

@@ -2,27 +2,25 @@
 
 from __future__ import annotations
 
-import copy
-from typing import Any, Dict, Iterator, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Union
 
 from azure.core.credentials import AzureKeyCredential, TokenCredential
-from azure.core.paging import ItemPaged
 from azure.core.pipeline import Pipeline
 from azure.core.pipeline.policies import BearerTokenCredentialPolicy, RedirectPolicy, RetryPolicy
 from azure.core.rest import HttpRequest, HttpResponse
-from azure.core.tracing.decorator import distributed_trace
-from azure.core.utils import case_insensitive_dict
+from typing_extensions import Unpack
 
 from . import _operations as ops
 from ._config import ClientClosedError, Settings, build_policies, transport_options
+from ._keywords import PipelineOptions
 from ._pipeline import grouped
-from ._shell import sync_operation
+from ._shell import ClientBase, sync_operation, sync_pages
 from ._transport import Urllib3Transport
 
 Credential = Union[AzureKeyCredential, TokenCredential]
 
 
-class WebPubSubServiceClient:
+class WebPubSubServiceClient(ClientBase):
     """Sends messages to Web PubSub connections and manages groups, users, connections and permissions.
 
     :param endpoint: the service URL, e.g. ``https://<resource>.webpubsub.azure.com``.
@@ -50,23 +48,14 @@ class WebPubSubServiceClient:
         self._pipeline: Pipeline[HttpRequest, HttpResponse] = Pipeline(
             transport=transport, policies=grouped(policies))
 
-    @classmethod
-    def from_connection_string(cls, connection_string: str, hub: Optional[str] = None,
-                               **kwargs: Any) -> "WebPubSubServiceClient":
-        """Create a client from ``Endpoint=...;AccessKey=...;Version=1.0;`` (an optional ``Port=`` is honoured)."""
-        endpoint, credential = Settings.from_connection_string(connection_string)
-        return cls(endpoint, hub, credential, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<WebPubSubServiceClient endpoint:'{self._settings.endpoint}'>"
-
-    def send_request(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> HttpResponse:
+    def send_request(self, request: HttpRequest, *, stream: bool = False,
+                     **kwargs: Unpack[PipelineOptions]) -> HttpResponse:
         """Sign and send a request (e.g. from :mod:`azure.messaging.webpubsubservice.rest`); never raises for
         an error status: the response is returned as it came.
 
         A relative URL is resolved against the endpoint; the caller's request object is left untouched.
         """
-        return self._send(_resolved_copy(request, self._target.endpoint), stream, kwargs)
+        return self._send(self._own_copy(request, kwargs), stream, dict(kwargs))
 
     def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> HttpResponse:
         if self._closed:
@@ -76,7 +65,6 @@ class WebPubSubServiceClient:
     def _run(self, call: "ops.Call[ops.T]") -> "ops.T":
         if call.request is None:
             return call.interpret(None)
-        call.request.url = self._target.endpoint + call.request.url
         return call.interpret(self._send(call.request, False, call.options))
 
     send_to_all = sync_operation(ops.send_to_all)
@@ -101,33 +89,12 @@ class WebPubSubServiceClient:
     grant_permission = sync_operation(ops.grant_permission)
     revoke_permission = sync_operation(ops.revoke_permission)
     has_permission = sync_operation(ops.has_permission)
+    check_permission = sync_operation(ops.check_permission)
     get_service_status = sync_operation(ops.get_service_status)
     get_client_access_token = sync_operation(ops.get_client_access_token)
-
-    def list_connections(self, *, group: str, top: Optional[int] = None,
-                         **kwargs: Any) -> ItemPaged[ops.GroupMember]:
-        """:meth:`list_connections_in_group` under the name (and keyword-only ``group``) of the official SDK."""
-        return self.list_connections_in_group(group, top=top, **kwargs)
-
-    @distributed_trace
-    def list_connections_in_group(self, group: str, *, top: Optional[int] = None,
-                                  maxpagesize: Optional[int] = None, **kwargs: Any) -> ItemPaged[ops.GroupMember]:
-        """Every connection in ``group`` as a :class:`GroupMember` (``{"connectionId", "userId"}``), page by page.
-
-        :keyword top: stop after this many connections.
-        :keyword maxpagesize: connections per page (1 to 200).
-        """
-        pages = ops.list_connections_in_group(self._target, group, top=top, maxpagesize=maxpagesize, **kwargs)
-
-        def get_next(next_link: Optional[str] = None) -> HttpResponse:
-            request = pages.first if next_link is None else pages.next_request(next_link)
-            return self._send(_resolved_copy(request, self._target.endpoint), False, dict(pages.options))
-
-        def extract_data(response: HttpResponse) -> Tuple[Optional[str], Iterator[ops.GroupMember]]:
-            next_link, items = pages.extract(response)
-            return next_link, iter(items)
-
-        return ItemPaged(get_next, extract_data)
+    generate_client_token = sync_operation(ops.generate_client_token)
+    list_connections = sync_pages(ops.list_connections)
+    list_connections_in_group = sync_pages(ops.list_connections_in_group)
 
     def close(self) -> None:
         """Close the transport and its pooled connections; later calls raise ``ClientClosedError``."""
@@ -142,16 +109,6 @@ class WebPubSubServiceClient:
 
     def __exit__(self, *exc_details: Any) -> None:
         self.close()
-
-
-def _resolved_copy(request: HttpRequest, endpoint: str) -> HttpRequest:
-    """A shallow copy with an absolute URL and its own headers: policies never touch the caller's object."""
-    resolved = copy.copy(request)
-    # not copy.copy(headers): a CaseInsensitiveDict's shallow copy shares its store with the original
-    resolved.headers = case_insensitive_dict(request.headers)
-    if "://" not in request.url:
-        resolved.url = endpoint + ("" if request.url.startswith("/") else "/") + request.url
-    return resolved
 
 
 __all__: List[str] = ["WebPubSubServiceClient"]

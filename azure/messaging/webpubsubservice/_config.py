@@ -63,6 +63,14 @@ class Settings:
                             "use AzureKeyCredential or an azure-identity credential")
         return cls(endpoint, Target(base, hub, api_version, key_of), credential)
 
+    @property
+    def hub(self) -> Optional[str]:
+        return self.target.hub
+
+    @property
+    def api_version(self) -> str:
+        return self.target.api_version
+
     @staticmethod
     def from_connection_string(connection_string: str) -> Tuple[str, AzureKeyCredential]:
         parsed = parse_connection_string(connection_string)

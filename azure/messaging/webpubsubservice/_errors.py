@@ -41,6 +41,18 @@ _ERRORS_BY_STATUS: Dict[int, Type[HttpResponseError]] = {
 }
 
 
+# What to do about the statuses whose cause is on the caller's side (limits: service-limits-and-errors.md).
+_ADVICE = {
+    401: "The service rejected the token: check the access key or connection string (the key must belong to "
+         "this endpoint's resource); with a Microsoft Entra ID credential, check the tenant and the identity's "
+         "role assignment (e.g. 'Web PubSub Service Owner').",
+    403: "The service refused this identity the operation: with a Microsoft Entra ID credential, check the "
+         "identity's role assignment on the resource (e.g. 'Web PubSub Service Owner').",
+    413: "The request body{size} is larger than the service accepts: a message is delivered in one WebSocket "
+         "frame of at most 1 MB, so keep messages under 1 MB (split larger data, or send a link to it).",
+}
+
+
 class ServiceErrorFormat(ODataV4Format):
     """The service sends a flat ``{"code", "message", ...}`` object; older specs wrap it in ``error`` or
     name the nested field ``inner``. All three are accepted."""
@@ -68,6 +80,11 @@ def _service_error(response: Response) -> Optional[ServiceErrorFormat]:
     return None
 
 
+def _request_size(response: Response) -> str:
+    body = getattr(getattr(response, "request", None), "content", None)
+    return f" ({len(body)} bytes)" if isinstance(body, bytes) else ""
+
+
 def raise_for_status(response: Response) -> None:
     """Any 2xx is success; anything else raises the matching ``HttpResponseError`` subclass."""
     status = response.status_code
@@ -80,4 +97,7 @@ def raise_for_status(response: Response) -> None:
     if exception.error is None and error is not None:
         exception.error = error
         exception.message = message
+    if status in _ADVICE:  # after the service's own words, which azure-core puts first
+        exception.message += "\n" + _ADVICE[status].format(size=_request_size(response))
+        exception.args = (exception.message,)
     raise exception

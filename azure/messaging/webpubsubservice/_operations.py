@@ -13,14 +13,20 @@ import time
 from dataclasses import dataclass
 from enum import Enum
 from typing import IO, Any, Callable, Dict, Generic, List, Mapping, Optional, Sequence, Tuple, TypeVar, Union, cast
+from urllib.parse import quote, urlencode
 
+from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline import PipelineContext, PipelineResponse
 from azure.core.rest import HttpRequest
+from typing_extensions import Unpack
 
 from . import _jwt, rest
 from ._endpoint import websocket_base
 from ._errors import Response, raise_for_status
+from ._keywords import CallOptions
 
 T = TypeVar("T")
+Options = Dict[str, Any]  # CallOptions as the code that hands them on sees them (subscripted once, not per call)
 JSON = Union[Dict[str, Any], List[Any]]
 Message = Union[str, bytes, bytearray, memoryview, JSON, IO[str], IO[bytes]]
 
@@ -100,8 +106,49 @@ def encode_message(message: Message, content_type: Optional[str]) -> Tuple[Union
     raise TypeError(f"cannot send a {type(message).__name__} as {content_type}: pass str or bytes")
 
 
-def _call(request: HttpRequest, interpret: Callable[[Optional[Response]], T], options: Dict[str, Any]) -> Call[T]:
-    return Call(request, interpret, options)
+def _json_object(response: Optional[Response]) -> Dict[str, Any]:
+    assert response is not None
+    raise_for_status(response)
+    return cast(Options, json.loads(response.content))
+
+
+def _call(target: Target, request: Optional[HttpRequest], interpret: Callable[[Optional[Response]], T],
+          options: CallOptions) -> Call[T]:
+    """Completes an operation: the endpoint, and the per-call keywords of generated Azure SDK code.
+
+    ``params`` extend the query, ``error_map`` picks the exception raised for a status code, and
+    ``cls(pipeline_response, result, {})`` is returned instead of the result (``None`` for the pipeline
+    response when nothing was sent). The other options are for the pipeline.
+    """
+    per_call = cast(Options, options)
+    if request is not None:
+        if request.url.startswith("/"):
+            request.url = target.endpoint + request.url
+        if "params" in per_call:
+            request.url += "&" + urlencode(per_call.pop("params"), doseq=True, quote_via=quote)
+    if "cls" in per_call or "error_map" in per_call:
+        interpret = _as_generated_code(request, interpret, per_call.pop("cls", None), per_call.pop("error_map", None))
+    return Call(request, interpret, per_call)
+
+
+def _as_generated_code(request: Optional[HttpRequest], interpret: Callable[[Optional[Response]], Any],
+                       cls: Optional[Callable[..., Any]],
+                       error_map: Optional[Mapping[int, type]]) -> Callable[[Optional[Response]], Any]:
+    def finish(response: Optional[Response]) -> Any:
+        try:
+            result = interpret(response)
+        except HttpResponseError as error:
+            error_type = (error_map or {}).get(error.status_code or 0)
+            if error_type is None:
+                raise
+            raise error_type(response=response) from error
+        if cls is None:
+            return result
+        if request is None or response is None:  # a token signed locally
+            return cls(None, result, {})
+        return cls(PipelineResponse(request, response, PipelineContext(None)), result, {})
+
+    return finish
 
 
 # --- sending ---------------------------------------------------------------------------------------------
@@ -116,7 +163,7 @@ def send_to_all(
     filter: Optional[str] = None,  # noqa: A002 - the service's parameter name
     message_ttl_seconds: Optional[int] = None,
     content_type: Optional[str] = None,
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Send a message to every connection of the hub.
 
@@ -130,7 +177,7 @@ def send_to_all(
     request = rest.build_send_to_all_request(
         target.hub_name(), excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds,
         content=body, content_type=kind, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def send_to_group(
@@ -143,14 +190,14 @@ def send_to_group(
     filter: Optional[str] = None,  # noqa: A002
     message_ttl_seconds: Optional[int] = None,
     content_type: Optional[str] = None,
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Send a message to every connection in ``group`` (same message rules as :meth:`send_to_all`)."""
     body, kind = encode_message(message, content_type)
     request = rest.build_send_to_group_request(
         target.hub_name(), group, excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds,
         content=body, content_type=kind, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def send_to_user(
@@ -162,14 +209,14 @@ def send_to_user(
     filter: Optional[str] = None,  # noqa: A002
     message_ttl_seconds: Optional[int] = None,
     content_type: Optional[str] = None,
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Send a message to every connection of ``user_id`` (same message rules as :meth:`send_to_all`)."""
     body, kind = encode_message(message, content_type)
     request = rest.build_send_to_user_request(
         target.hub_name(), user_id, filter=filter, message_ttl_seconds=message_ttl_seconds,
         content=body, content_type=kind, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def send_to_connection(
@@ -180,58 +227,64 @@ def send_to_connection(
     *,
     message_ttl_seconds: Optional[int] = None,
     content_type: Optional[str] = None,
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Send a message to one connection (same message rules as :meth:`send_to_all`)."""
     body, kind = encode_message(message, content_type)
     request = rest.build_send_to_connection_request(
         target.hub_name(), connection_id, message_ttl_seconds=message_ttl_seconds,
         content=body, content_type=kind, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 # --- groups ----------------------------------------------------------------------------------------------
 
 
-def add_connection_to_group(target: Target, /, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
+def add_connection_to_group(
+    target: Target, /, group: str, connection_id: str, **kwargs: Unpack[CallOptions]
+) -> Call[None]:
     """Add a connection to a group."""
     request = rest.build_add_connection_to_group_request(
         target.hub_name(), group, connection_id, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
-def remove_connection_from_group(target: Target, /, group: str, connection_id: str, **kwargs: Any) -> Call[None]:
+def remove_connection_from_group(
+    target: Target, /, group: str, connection_id: str, **kwargs: Unpack[CallOptions]
+) -> Call[None]:
     """Remove a connection from a group."""
     request = rest.build_remove_connection_from_group_request(
         target.hub_name(), group, connection_id, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
-def remove_connection_from_all_groups(target: Target, /, connection_id: str, **kwargs: Any) -> Call[None]:
+def remove_connection_from_all_groups(
+    target: Target, /, connection_id: str, **kwargs: Unpack[CallOptions]
+) -> Call[None]:
     """Remove a connection from every group it is in (the connection stays open)."""
     request = rest.build_remove_connection_from_all_groups_request(
         target.hub_name(), connection_id, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
-def add_user_to_group(target: Target, /, group: str, user_id: str, **kwargs: Any) -> Call[None]:
+def add_user_to_group(target: Target, /, group: str, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[None]:
     """Add every current connection of a user to a group (404 ``ResourceNotFoundError`` if none)."""
     request = rest.build_add_user_to_group_request(target.hub_name(), group, user_id, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
-def remove_user_from_group(target: Target, /, group: str, user_id: str, **kwargs: Any) -> Call[None]:
+def remove_user_from_group(target: Target, /, group: str, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[None]:
     """Remove every connection of a user from a group."""
     request = rest.build_remove_user_from_group_request(
         target.hub_name(), group, user_id, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
-def remove_user_from_all_groups(target: Target, /, user_id: str, **kwargs: Any) -> Call[None]:
+def remove_user_from_all_groups(target: Target, /, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[None]:
     """Remove every connection of a user from every group."""
     request = rest.build_remove_user_from_all_groups_request(
         target.hub_name(), user_id, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def _groups_body(
@@ -260,7 +313,7 @@ def add_connections_to_groups(
     *,
     groups: Optional[Sequence[str]] = None,
     filter: Optional[str] = None,  # noqa: A002
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Add the connections matching ``filter`` (all connections when omitted) to every group in ``groups``.
 
@@ -268,7 +321,7 @@ def add_connections_to_groups(
     """
     body = _groups_body("add_connections_to_groups", groups_to_add, groups, filter)
     request = rest.build_add_connections_to_groups_request(target.hub_name(), json=body, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def remove_connections_from_groups(
@@ -278,113 +331,124 @@ def remove_connections_from_groups(
     *,
     groups: Optional[Sequence[str]] = None,
     filter: Optional[str] = None,  # noqa: A002
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Remove the connections matching ``filter`` (all when omitted) from every group in ``groups``."""
     body = _groups_body("remove_connections_from_groups", groups_to_remove, groups, filter)
     request = rest.build_remove_connections_from_groups_request(
         target.hub_name(), json=body, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 # --- closing ---------------------------------------------------------------------------------------------
 
 
-def close_connection(target: Target, /, connection_id: str, *, reason: Optional[str] = None, **kwargs: Any) -> Call[None]:
+def close_connection(
+    target: Target, /, connection_id: str, *, reason: Optional[str] = None, **kwargs: Unpack[CallOptions]
+) -> Call[None]:
     """Close one connection; ``reason`` is shown to the client and sent to the ``disconnected`` event."""
     request = rest.build_close_connection_request(
         target.hub_name(), connection_id, reason=reason, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def close_all_connections(
-    target: Target, /, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None, **kwargs: Any
+    target: Target, /, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Close every connection of the hub except ``excluded``."""
     request = rest.build_close_all_connections_request(
         target.hub_name(), excluded=excluded, reason=reason, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def close_group_connections(
     target: Target, /, group: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Close every connection in ``group`` except ``excluded``."""
     request = rest.build_close_group_connections_request(
         target.hub_name(), group, excluded=excluded, reason=reason, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def close_user_connections(
     target: Target, /, user_id: str, *, excluded: Optional[Sequence[str]] = None, reason: Optional[str] = None,
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Close every connection of ``user_id`` except ``excluded``."""
     request = rest.build_close_user_connections_request(
         target.hub_name(), user_id, excluded=excluded, reason=reason, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 # --- existence checks and permissions ----------------------------------------------------------------------
 
 
-def connection_exists(target: Target, /, connection_id: str, **kwargs: Any) -> Call[bool]:
+def connection_exists(target: Target, /, connection_id: str, **kwargs: Unpack[CallOptions]) -> Call[bool]:
     """Whether the connection is currently connected."""
     request = rest.build_connection_exists_request(target.hub_name(), connection_id, api_version=target.api_version)
-    return _call(request, _exists, kwargs)
+    return _call(target, request, _exists, kwargs)
 
 
-def group_exists(target: Target, /, group: str, **kwargs: Any) -> Call[bool]:
+def group_exists(target: Target, /, group: str, **kwargs: Unpack[CallOptions]) -> Call[bool]:
     """Whether the group has at least one connection."""
     request = rest.build_group_exists_request(target.hub_name(), group, api_version=target.api_version)
-    return _call(request, _exists, kwargs)
+    return _call(target, request, _exists, kwargs)
 
 
-def user_exists(target: Target, /, user_id: str, **kwargs: Any) -> Call[bool]:
+def user_exists(target: Target, /, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[bool]:
     """Whether the user has at least one connection."""
     request = rest.build_user_exists_request(target.hub_name(), user_id, api_version=target.api_version)
-    return _call(request, _exists, kwargs)
+    return _call(target, request, _exists, kwargs)
 
 
 def grant_permission(
     target: Target, /, permission: Union[WebPubSubPermission, str], connection_id: str, *,
-    target_name: Optional[str] = None, **kwargs: Any,
+    target_name: Optional[str] = None, **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Grant ``permission`` for group ``target_name`` to a connection."""
     request = rest.build_grant_permission_request(
         target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def revoke_permission(
     target: Target, /, permission: Union[WebPubSubPermission, str], connection_id: str, *,
-    target_name: Optional[str] = None, **kwargs: Any,
+    target_name: Optional[str] = None, **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Revoke ``permission`` for group ``target_name`` from a connection."""
     request = rest.build_revoke_permission_request(
         target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
-    return _call(request, _succeeded, kwargs)
+    return _call(target, request, _succeeded, kwargs)
 
 
 def has_permission(
     target: Target, /, permission: Union[WebPubSubPermission, str], connection_id: str, *,
-    target_name: Optional[str] = None, **kwargs: Any,
+    target_name: Optional[str] = None, **kwargs: Unpack[CallOptions],
 ) -> Call[bool]:
     """Whether a connection has ``permission`` for group ``target_name``."""
     request = rest.build_check_permission_request(
         target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
-    return _call(request, _exists, kwargs)
+    return _call(target, request, _exists, kwargs)
 
 
-def get_service_status(target: Target, /, **kwargs: Any) -> Call[bool]:
+def check_permission(
+    target: Target, /, permission: Union[WebPubSubPermission, str], connection_id: str, *,
+    target_name: Optional[str] = None, **kwargs: Unpack[CallOptions],
+) -> Call[bool]:
+    """:meth:`has_permission` under the name of the newest official SDK."""
+    return has_permission(target, permission, connection_id, target_name=target_name, **kwargs)
+
+
+def get_service_status(target: Target, /, **kwargs: Unpack[CallOptions]) -> Call[bool]:
     """Whether the service is healthy (``HEAD /api/health`` answered 2xx)."""
 
     def healthy(response: Optional[Response]) -> bool:
         assert response is not None
         return 200 <= response.status_code < 300
 
-    return _call(rest.build_get_service_status_request(api_version=target.api_version), healthy, kwargs)
+    return _call(target, rest.build_get_service_status_request(api_version=target.api_version), healthy, kwargs)
 
 
 # --- paging ----------------------------------------------------------------------------------------------
@@ -403,35 +467,56 @@ class GroupMember(Dict[str, Any]):
         return self.get("userId")
 
 
-@dataclass
+Page = Tuple[Optional[str], List[Any]]
+
+
 class Pages:
-    """How to walk ``list_connections_in_group``: the first request, then ``nextLink`` after ``nextLink``."""
+    """A listing, sans I/O: one :class:`Call` per page, the first request then ``nextLink`` after ``nextLink``.
 
-    first: HttpRequest
-    options: Dict[str, Any]
+    As in generated SDK code, ``cls`` is applied to each page's list of items.
+    """
 
-    @staticmethod
-    def next_request(next_link: str) -> HttpRequest:
-        return HttpRequest("GET", next_link)
+    def __init__(self, target: Target, first: HttpRequest, options: CallOptions) -> None:
+        self._target = target
+        self._first_url = first.url
+        self._options = cast(Options, options)
+        self._cls: Optional[Callable[[List[GroupMember]], List[Any]]] = self._options.pop("cls", None)
 
-    @staticmethod
-    def extract(response: Response) -> Tuple[Optional[str], List[GroupMember]]:
-        raise_for_status(response)
-        page = json.loads(response.content)
-        return page.get("nextLink") or None, [GroupMember(item) for item in page.get("value") or []]
+    def page(self, next_link: Optional[str]) -> Call[Page]:
+        options = dict(self._options)
+        if next_link:
+            options.pop("params", None)  # the service's link carries the whole query
+        request = HttpRequest("GET", next_link or self._first_url)
+        return _call(self._target, request, self._extract, cast(CallOptions, options))
+
+    def _extract(self, response: Optional[Response]) -> Page:
+        page = _json_object(response)
+        items = [GroupMember(item) for item in page.get("value") or []]
+        return page.get("nextLink") or None, self._cls(items) if self._cls else items
 
 
-def list_connections_in_group(
-    target: Target, /, group: str, *, top: Optional[int] = None, maxpagesize: Optional[int] = None, **kwargs: Any
+def list_connections(
+    target: Target, /, *, group: str, top: Optional[int] = None, maxpagesize: Optional[int] = None,
+    continuation_token_parameter: Optional[str] = None, **kwargs: Unpack[CallOptions],
 ) -> Pages:
-    """Every connection in ``group`` as ``{"connectionId": ..., "userId": ...}`` dicts, page by page.
+    """Every connection in ``group`` as a :class:`GroupMember` (``{"connectionId", "userId"}``), page by page.
 
     :keyword top: stop after this many connections.
     :keyword maxpagesize: connections per page (1 to 200).
+    :keyword continuation_token_parameter: start from this token of an earlier listing.
     """
     request = rest.build_list_connections_in_group_request(
-        target.hub_name(), group, top=top, maxpagesize=maxpagesize, api_version=target.api_version)
-    return Pages(request, kwargs)
+        target.hub_name(), group, top=top, maxpagesize=maxpagesize, continuation_token=continuation_token_parameter,
+        api_version=target.api_version)
+    return Pages(target, request, kwargs)
+
+
+def list_connections_in_group(
+    target: Target, /, group: str, *, top: Optional[int] = None, maxpagesize: Optional[int] = None,
+    **kwargs: Unpack[CallOptions],
+) -> Pages:
+    """:meth:`list_connections` with ``group`` passed by position."""
+    return list_connections(target, group=group, top=top, maxpagesize=maxpagesize, **kwargs)
 
 
 # --- client access tokens ------------------------------------------------------------------------------------
@@ -462,7 +547,7 @@ class _TokenShape:
         if role_list:
             extra["role"] = role_list
         if group_list:
-            extra["group" if protocol == "mqtt" else "webpubsub.group"] = group_list
+            extra["webpubsub.group"] = group_list  # for MQTT tokens too, as the other official SDKs write it
         self.claims_tail = ("," + _jwt.compact_json(extra)[1:]) if extra else "}"
         self.service_query = (hub, user_id, role_list, group_list, _SERVICE_CLIENT_TYPES.get(protocol))
 
@@ -499,7 +584,7 @@ def get_client_access_token(
     minutes_to_expire: int = 60,
     client_protocol: str = "Default",
     jwt_headers: Optional[Mapping[str, Any]] = None,
-    **kwargs: Any,
+    **kwargs: Unpack[CallOptions],
 ) -> Call[Dict[str, str]]:
     """Mint the URL and token a WebSocket client connects with: ``{"baseUrl", "token", "url"}``.
 
@@ -521,7 +606,7 @@ def get_client_access_token(
         now = int(time.time())
         claims = f"{shape.claims_head}{now},\"exp\":{now + minutes_to_expire * 60}{shape.claims_tail}"
         token = _jwt.sign(claims.encode("utf-8"), key, jwt_headers)
-        return Call(None, lambda _: shape.result(token), kwargs)
+        return _call(target, None, lambda _: shape.result(token), kwargs)
 
     hub, user, role_list, group_list, client_type = shape.service_query
     if client_type is None:
@@ -530,9 +615,30 @@ def get_client_access_token(
         hub, user_id=user, roles=role_list, minutes_to_expire=minutes_to_expire, groups=group_list,
         client_type=client_type, api_version=target.api_version)
 
-    def from_service(response: Optional[Response]) -> Dict[str, str]:
-        assert response is not None
-        raise_for_status(response)
-        return shape.result(json.loads(response.content)["token"])
+    return _call(target, request, lambda response: shape.result(_json_object(response)["token"]), kwargs)
 
-    return Call(request, from_service, kwargs)
+
+def generate_client_token(
+    target: Target,
+    /,
+    *,
+    user_id: Optional[str] = None,
+    role: Optional[Sequence[str]] = None,
+    group: Optional[Sequence[str]] = None,
+    minutes_to_expire: int = 60,
+    client_type: Optional[str] = None,
+    **kwargs: Unpack[CallOptions],
+) -> Call[Dict[str, Any]]:
+    """Have the service mint a client access token, ``{"token": "..."}``, whatever the credential.
+
+    The REST ``:generateToken`` operation under the newest official SDK's name; :meth:`get_client_access_token`
+    also returns the URLs and, with an access key, needs no network call.
+
+    :keyword role: roles of the connection, e.g. ``["webpubsub.joinLeaveGroup"]``.
+    :keyword group: groups the connection joins when it connects.
+    :keyword client_type: ``"Default"`` or ``"MQTT"``.
+    """
+    request = rest.build_generate_client_token_request(
+        target.hub_name(), user_id=user_id, roles=role, minutes_to_expire=minutes_to_expire, groups=group,
+        client_type=client_type, api_version=target.api_version)
+    return _call(target, request, _json_object, kwargs)

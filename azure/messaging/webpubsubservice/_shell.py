@@ -1,4 +1,4 @@
-"""Turns the I/O-free operations of ``_operations`` into client methods.
+"""Turns the I/O-free operations of ``_operations`` into client methods, and what both clients share.
 
 A method is the operation with the client's :class:`Target` bound and a way to send bolted on, so each
 operation's signature, checks and docstring exist once and the sync and async clients cannot drift apart.
@@ -6,42 +6,106 @@ operation's signature, checks and docstring exist once and the sync and async cl
 
 from __future__ import annotations
 
+import copy
 import functools
 import inspect
-from typing import Any, Awaitable, Callable, Dict, TypeVar
+import typing
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, FrozenSet, Iterator, Optional, Tuple, TypeVar
 
+from azure.core.async_paging import AsyncItemPaged, AsyncList
+from azure.core.paging import ItemPaged
+from azure.core.rest import HttpRequest
 from azure.core.tracing.decorator import distributed_trace
 from azure.core.tracing.decorator_async import distributed_trace_async
-from typing_extensions import Concatenate, ParamSpec
+from azure.core.utils import case_insensitive_dict
+from typing_extensions import Concatenate, ParamSpec, Self
 
-from ._operations import Call, Target
+from ._config import Settings
+from ._keywords import CALL_KEYWORDS, SEND_REQUEST_KEYWORDS, PipelineOptions, check_keywords, unexpected_keyword
+from ._operations import Call, GroupMember, Page, Pages, Target
 
 P = ParamSpec("P")
 T = TypeVar("T")
-R = TypeVar("R")
 
 
-def _result_annotation(operation: Callable[..., Any]) -> Any:
-    """``Call[T]`` -> ``T``: what the method returns (or, for the async client, what it resolves to)."""
-    annotation = inspect.signature(operation).return_annotation
-    if isinstance(annotation, str) and annotation.startswith("Call[") and annotation.endswith("]"):
-        return annotation[len("Call["):-1]
-    return annotation
+class ClientBase:
+    """What the sync and async ``WebPubSubServiceClient`` share besides their operations."""
+
+    _settings: Settings
+    _target: Target
+
+    @classmethod
+    def from_connection_string(cls, connection_string: str, hub: Optional[str] = None, **kwargs: Any) -> Self:
+        """Create a client from ``Endpoint=...;AccessKey=...;Version=1.0;`` (an optional ``Port=`` is honoured)."""
+        endpoint, credential = Settings.from_connection_string(connection_string)
+        return cls(endpoint, hub, credential, **kwargs)  # type: ignore[call-arg]
+
+    @property
+    def endpoint(self) -> str:
+        """The service URL requests go to, e.g. ``https://<resource>.webpubsub.azure.com``."""
+        return self._target.endpoint
+
+    @property
+    def hub(self) -> Optional[str]:
+        """The hub the operations act on (None for a client that only sends prepared requests)."""
+        return self._target.hub
+
+    @property
+    def api_version(self) -> str:
+        """The REST API version of every request."""
+        return self._target.api_version
+
+    @property
+    def _config(self) -> Settings:
+        # The official SDK's name for the settings: its tests and some user code read _config.endpoint,
+        # _config.hub and _config.credential.
+        return self._settings
+
+    def __repr__(self) -> str:
+        return f"<WebPubSubServiceClient endpoint:'{self._settings.endpoint}'>"
+
+    def _own_copy(self, request: HttpRequest, options: PipelineOptions) -> HttpRequest:
+        """What ``send_request`` sends: after checking its keywords, a shallow copy of the caller's request
+        with an absolute URL and its own headers, so policies never touch the caller's object."""
+        check_keywords("WebPubSubServiceClient.send_request", options, SEND_REQUEST_KEYWORDS)
+        resolved = copy.copy(request)
+        # not copy.copy(headers): a CaseInsensitiveDict's shallow copy shares its store with the original
+        resolved.headers = case_insensitive_dict(request.headers)
+        if "://" not in request.url:
+            resolved.url = self._target.endpoint + ("" if request.url.startswith("/") else "/") + request.url
+        return resolved
 
 
-def _method_signature(operation: Callable[..., Any], returns: Any) -> inspect.Signature:
-    signature = inspect.signature(operation)
-    self_parameter = inspect.Parameter("self", inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    parameters = [self_parameter, *list(signature.parameters.values())[1:]]  # drop `target`
-    return signature.replace(parameters=parameters, return_annotation=returns)
+def _accepted_keywords(operation: Callable[..., Any]) -> FrozenSet[str]:
+    parameters = list(inspect.signature(operation).parameters.values())[1:]  # after `target`
+    return CALL_KEYWORDS.union(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
 
 
-def _adopt(method: Callable[..., Any], operation: Callable[..., Any], owner: str, module: str) -> None:
+def _adopt(method: Callable[..., Any], operation: Callable[..., Any], qualname: str, module: str,
+           returns: Callable[[Any], Any]) -> None:
+    """Give ``method`` the operation's name, docstring and signature, without ``target`` and with the result
+    type ``returns(operation's return type)``."""
     functools.update_wrapper(method, operation)
     del method.__wrapped__  # type: ignore[attr-defined]  # inspect must show the method, not the operation
-    method.__qualname__ = f"{owner}.{operation.__name__}"
+    method.__qualname__ = qualname
     method.__module__ = module
-    method.__signature__ = _method_signature(operation, _result_annotation(operation))  # type: ignore[attr-defined]
+    # Resolved in the operations' module: as strings (``from __future__ import annotations``) they would be
+    # looked up in the client's module by typing.get_type_hints() and fail there.
+    hints = typing.get_type_hints(operation)
+    hints["return"] = returns(hints["return"])
+    signature = inspect.signature(operation)
+    parameters = [inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)]
+    for parameter in list(signature.parameters.values())[1:]:
+        parameters.append(parameter.replace(annotation=hints[parameter.name]))
+    del hints[next(iter(signature.parameters))]
+    method.__annotations__ = hints
+    method.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=parameters, return_annotation=hints["return"])
+
+
+def _result_of(call_type: Any) -> Any:
+    result = typing.get_args(call_type)[0]  # Call[T] -> T
+    return None if result is type(None) else result
 
 
 # Call-time keywords of azure-core's tracing decorators: the first two belong to the span only, the
@@ -51,6 +115,8 @@ _SPAN_AND_PIPELINE_KEYWORDS = ("tracing_options", "tracing_attributes")
 
 
 def _span_options(call: Call[Any]) -> Dict[str, Any]:
+    if not call.options:
+        return call.options
     options = {name: call.options.pop(name) for name in _SPAN_ONLY_KEYWORDS if name in call.options}
     options.update((name, call.options[name]) for name in _SPAN_AND_PIPELINE_KEYWORDS if name in call.options)
     return options
@@ -59,34 +125,95 @@ def _span_options(call: Call[Any]) -> Dict[str, Any]:
 def sync_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], T]:
+    qualname = f"{owner}.{operation.__name__}"
+    accepted = _accepted_keywords(operation)
+
     def send(self: Any, call: Call[T], **span_options: Any) -> T:
         return self._run(call)  # type: ignore[no-any-return]
 
-    traced_send = distributed_trace(name_of_span=f"{owner}.{operation.__name__}")(send)
+    traced_send = distributed_trace(name_of_span=qualname)(send)
 
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if kwargs and not accepted.issuperset(kwargs):
+            raise unexpected_keyword(qualname, kwargs, accepted)
         call = operation(self._target, *args, **kwargs)
         if call.request is None:  # computed locally (a token signed with the access key): no span
             return call.interpret(None)
         return traced_send(self, call, **_span_options(call))
 
-    _adopt(method, operation, owner, "azure.messaging.webpubsubservice")
+    _adopt(method, operation, qualname, "azure.messaging.webpubsubservice", _result_of)
     return method
 
 
 def async_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], Awaitable[T]]:
+    qualname = f"{owner}.{operation.__name__}"
+    accepted = _accepted_keywords(operation)
+
     async def send(self: Any, call: Call[T], **span_options: Any) -> T:
         return await self._run(call)  # type: ignore[no-any-return]
 
-    traced_send = distributed_trace_async(name_of_span=f"{owner}.{operation.__name__}")(send)
+    traced_send = distributed_trace_async(name_of_span=qualname)(send)
 
     async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
+        if kwargs and not accepted.issuperset(kwargs):
+            raise unexpected_keyword(qualname, kwargs, accepted)
         call = operation(self._target, *args, **kwargs)
         if call.request is None:
             return call.interpret(None)
         return await traced_send(self, call, **_span_options(call))
 
-    _adopt(method, operation, owner, "azure.messaging.webpubsubservice.aio")
+    _adopt(method, operation, qualname, "azure.messaging.webpubsubservice.aio", _result_of)
     return method
+
+
+def sync_pages(
+    operation: Callable[Concatenate[Target, P], Pages], owner: str = "WebPubSubServiceClient"
+) -> Callable[Concatenate[Any, P], ItemPaged[GroupMember]]:
+    """A listing method: an ``ItemPaged`` that sends one page's request at a time, as it is iterated."""
+    qualname = f"{owner}.{operation.__name__}"
+    accepted = _accepted_keywords(operation)
+
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> ItemPaged[GroupMember]:
+        if kwargs and not accepted.issuperset(kwargs):
+            raise unexpected_keyword(qualname, kwargs, accepted)
+        pages = operation(self._target, *args, **kwargs)
+
+        def get_next(next_link: Optional[str] = None) -> Page:
+            return self._run(pages.page(next_link))  # type: ignore[no-any-return]
+
+        def extract_data(page: Page) -> Tuple[Optional[str], Iterator[GroupMember]]:
+            return page[0], iter(page[1])
+
+        return ItemPaged(get_next, extract_data)
+
+    traced = distributed_trace(name_of_span=qualname)(method)
+    _adopt(traced, operation, qualname, "azure.messaging.webpubsubservice", lambda _: ItemPaged[GroupMember])
+    return traced
+
+
+def async_pages(
+    operation: Callable[Concatenate[Target, P], Pages], owner: str = "WebPubSubServiceClient"
+) -> Callable[Concatenate[Any, P], AsyncItemPaged[GroupMember]]:
+    """A listing method: iterate the result with ``async for``; each page is fetched when it is reached."""
+    qualname = f"{owner}.{operation.__name__}"
+    accepted = _accepted_keywords(operation)
+
+    def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> AsyncItemPaged[GroupMember]:
+        if kwargs and not accepted.issuperset(kwargs):
+            raise unexpected_keyword(qualname, kwargs, accepted)
+        pages = operation(self._target, *args, **kwargs)
+
+        async def get_next(next_link: Optional[str] = None) -> Page:
+            return await self._run(pages.page(next_link))  # type: ignore[no-any-return]
+
+        async def extract_data(page: Page) -> Tuple[Optional[str], AsyncIterator[GroupMember]]:
+            return page[0], AsyncList(page[1])
+
+        return AsyncItemPaged(get_next, extract_data)
+
+    traced = distributed_trace(name_of_span=qualname)(method)
+    _adopt(traced, operation, qualname, "azure.messaging.webpubsubservice.aio",
+           lambda _: AsyncItemPaged[GroupMember])
+    return traced

@@ -58,8 +58,10 @@ _DEFAULT_CONTENT_TYPES = {str: "text/plain", bytes: "application/octet-stream"}
 
 
 def _segment(value: str) -> str:
-    # safe="" so that '/' in a user id or group stays inside its path segment (%2F)
-    return quote(value, safe="")
+    # safe="" so that '/' in a user id or group stays inside its path segment (%2F); a segment of only
+    # dots is encoded too, or URL normalisation (urllib3, yarl) would resolve "users/.." to the hub.
+    encoded = quote(value, safe="")
+    return encoded.replace(".", "%2E") if not encoded.strip(".") else encoded
 
 
 def _group(group: str) -> str:

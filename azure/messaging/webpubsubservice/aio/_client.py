@@ -3,27 +3,26 @@
 from __future__ import annotations
 
 import warnings
-from typing import Any, AsyncIterator, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Union
 
-from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.credentials import AzureKeyCredential
 from azure.core.credentials_async import AsyncTokenCredential
 from azure.core.pipeline import AsyncPipeline
 from azure.core.pipeline.policies import AsyncBearerTokenCredentialPolicy, AsyncRedirectPolicy, AsyncRetryPolicy
 from azure.core.rest import AsyncHttpResponse, HttpRequest
-from azure.core.tracing.decorator import distributed_trace
+from typing_extensions import Unpack
 
 from .. import _operations as ops
-from .._client import _resolved_copy
 from .._config import ClientClosedError, Settings, build_policies, transport_options
+from .._keywords import PipelineOptions
 from .._pipeline import grouped
-from .._shell import async_operation
+from .._shell import ClientBase, async_operation, async_pages
 from ._transport import AiohttpSessionTransport
 
 AsyncCredential = Union[AzureKeyCredential, AsyncTokenCredential]
 
 
-class WebPubSubServiceClient:
+class WebPubSubServiceClient(ClientBase):
     """Sends messages to Web PubSub connections and manages groups, users, connections and permissions,
     without blocking the event loop.
 
@@ -56,23 +55,14 @@ class WebPubSubServiceClient:
             transport=transport, policies=grouped(policies, asynchronous=True))
         self._opened = self._closed = False
 
-    @classmethod
-    def from_connection_string(cls, connection_string: str, hub: Optional[str] = None,
-                               **kwargs: Any) -> "WebPubSubServiceClient":
-        """Create a client from ``Endpoint=...;AccessKey=...;Version=1.0;`` (an optional ``Port=`` is honoured)."""
-        endpoint, credential = Settings.from_connection_string(connection_string)
-        return cls(endpoint, hub, credential, **kwargs)
-
-    def __repr__(self) -> str:
-        return f"<WebPubSubServiceClient endpoint:'{self._settings.endpoint}'>"
-
-    async def send_request(self, request: HttpRequest, *, stream: bool = False, **kwargs: Any) -> AsyncHttpResponse:
+    async def send_request(self, request: HttpRequest, *, stream: bool = False,
+                           **kwargs: Unpack[PipelineOptions]) -> AsyncHttpResponse:
         """Sign and send a request (e.g. from :mod:`azure.messaging.webpubsubservice.rest`); never raises for
         an error status: the response is returned as it came, its body loaded unless ``stream=True``.
 
         A relative URL is resolved against the endpoint; the caller's request object is left untouched.
         """
-        return await self._send(_resolved_copy(request, self._target.endpoint), stream, kwargs)
+        return await self._send(self._own_copy(request, kwargs), stream, dict(kwargs))
 
     async def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> AsyncHttpResponse:
         if self._closed:
@@ -83,7 +73,6 @@ class WebPubSubServiceClient:
     async def _run(self, call: "ops.Call[ops.T]") -> "ops.T":
         if call.request is None:
             return call.interpret(None)
-        call.request.url = self._target.endpoint + call.request.url
         return call.interpret(await self._send(call.request, False, call.options))
 
     send_to_all = async_operation(ops.send_to_all)
@@ -108,35 +97,12 @@ class WebPubSubServiceClient:
     grant_permission = async_operation(ops.grant_permission)
     revoke_permission = async_operation(ops.revoke_permission)
     has_permission = async_operation(ops.has_permission)
+    check_permission = async_operation(ops.check_permission)
     get_service_status = async_operation(ops.get_service_status)
     get_client_access_token = async_operation(ops.get_client_access_token)
-
-    def list_connections(self, *, group: str, top: Optional[int] = None,
-                         **kwargs: Any) -> AsyncItemPaged[ops.GroupMember]:
-        """:meth:`list_connections_in_group` under the name (and keyword-only ``group``) of the official SDK."""
-        return self.list_connections_in_group(group, top=top, **kwargs)
-
-    @distributed_trace
-    def list_connections_in_group(self, group: str, *, top: Optional[int] = None,
-                                  maxpagesize: Optional[int] = None,
-                                  **kwargs: Any) -> AsyncItemPaged[ops.GroupMember]:
-        """Every connection in ``group`` as ``{"connectionId": ..., "userId": ...}``, fetched page by page
-        as the result is iterated with ``async for``.
-
-        :keyword top: stop after this many connections.
-        :keyword maxpagesize: connections per page (1 to 200).
-        """
-        pages = ops.list_connections_in_group(self._target, group, top=top, maxpagesize=maxpagesize, **kwargs)
-
-        async def get_next(next_link: Optional[str] = None) -> AsyncHttpResponse:
-            request = pages.first if next_link is None else pages.next_request(next_link)
-            return await self._send(_resolved_copy(request, self._target.endpoint), False, dict(pages.options))
-
-        async def extract_data(response: AsyncHttpResponse) -> Tuple[Optional[str], AsyncIterator[Dict[str, Any]]]:
-            next_link, items = pages.extract(response)
-            return next_link, AsyncList(items)
-
-        return AsyncItemPaged(get_next, extract_data)
+    generate_client_token = async_operation(ops.generate_client_token)
+    list_connections = async_pages(ops.list_connections)
+    list_connections_in_group = async_pages(ops.list_connections_in_group)
 
     async def close(self) -> None:
         """Close the transport and every pooled connection; later calls raise ``ClientClosedError``."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, List, MutableMapping, Optional, Tuple
 
-from ._core import WebPubSubEventHandler, body_too_large_response
+from ._core import EventHandlerCore, body_too_large_response
 from ._models import HandlerResponse
 
 Scope = MutableMapping[str, Any]
@@ -20,7 +20,7 @@ class EventHandlerASGIApp:
     Coroutine callbacks run on the event loop; plain functions run in a worker thread.
     """
 
-    def __init__(self, app: Optional[ASGIApp] = None, *, handler: WebPubSubEventHandler) -> None:
+    def __init__(self, app: Optional[ASGIApp] = None, *, handler: EventHandlerCore) -> None:
         # ``app`` comes first so Starlette's ``add_middleware(EventHandlerASGIApp, handler=...)`` works.
         self.handler = handler
         self.app = app

@@ -1,5 +1,8 @@
 """The sans-IO event handler: (method, path, headers, body) in, HandlerResponse out.
 
+It knows nothing of servers: the ASGI and WSGI adapters build on it, and ``WebPubSubEventHandler``
+(in ``__init__``) joins the three.
+
 Parsing and checking happen in ``_prepare``, which either answers at once or returns a ``_Dispatch``
 naming the user callback to run. ``handle`` and ``handle_async`` differ only in how they run it.
 """
@@ -11,7 +14,7 @@ import inspect
 import json
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Awaitable, Callable, Dict, Optional, Tuple, Union
+from typing import Any, Awaitable, Callable, Dict, Optional, Tuple, Union
 
 from ._keys import AccessKeyRing, AccessKeys, signature_matches
 from ._models import (
@@ -41,10 +44,6 @@ from ._parsing import (
 )
 from ._state import encode_states
 
-if TYPE_CHECKING:
-    from ._asgi import ASGIApp, EventHandlerASGIApp
-    from ._wsgi import EventHandlerWSGIApp, WSGIApp
-
 LOGGER = logging.getLogger("azure.messaging.webpubsubservice.eventhandler")
 DEFAULT_MAX_BODY_SIZE = 1024 * 1024
 
@@ -69,7 +68,7 @@ class _Dispatch:
     finish: Callable[[Any], HandlerResponse]
 
 
-class WebPubSubEventHandler:
+class EventHandlerCore:
     """Answers Web PubSub's CloudEvents requests for one hub and calls your callbacks.
 
     :param hub: the hub whose events this handler accepts (compared case-insensitively).
@@ -155,18 +154,6 @@ class WebPubSubEventHandler:
         except Exception as error:  # pylint: disable=broad-except
             return _callback_failed(step, error)
         return step.finish(result)
-
-    def as_asgi_app(self, app: Optional["ASGIApp"] = None) -> "EventHandlerASGIApp":
-        """An ASGI app serving this handler; other paths go to ``app`` (or get 404 without one)."""
-        from ._asgi import EventHandlerASGIApp  # pylint: disable=import-outside-toplevel
-
-        return EventHandlerASGIApp(app, handler=self)
-
-    def as_wsgi_app(self, app: Optional["WSGIApp"] = None) -> "EventHandlerWSGIApp":
-        """A WSGI app serving this handler; other paths go to ``app`` (or get 404 without one)."""
-        from ._wsgi import EventHandlerWSGIApp  # pylint: disable=import-outside-toplevel
-
-        return EventHandlerWSGIApp(app, handler=self)
 
     def _prepare(self, method: str, path: str, headers: Headers, body: bytes) -> Union[HandlerResponse, _Dispatch]:
         if not self.matches(path):
@@ -291,10 +278,33 @@ def _callback_failed(step: _Dispatch, error: Exception) -> HandlerResponse:
             error.status_code,
             error.reason,
         )
+        mqtt = getattr(step.request, "mqtt", None) if step.callback_name == "on_connect" else None
+        if mqtt is not None:
+            return _mqtt_refusal(error, mqtt.protocol_version)
         return _text_response(error.status_code, error.reason)
     # The exception text may hold internals, so it goes to the log and not to the service.
     LOGGER.exception("%s raised for %s of connection %s", step.callback_name, context.event_name, context.connection_id)
     return _text_response(500, f"{step.callback_name} failed")
+
+
+# CONNACK codes for a refusal without an explicit mqtt_code: {status: (MQTT 3.1.1 code, MQTT 5.0 code)}.
+_MQTT_REFUSAL_CODES = {400: (4, 0x86), 401: (5, 0x87), 403: (5, 0x87), 500: (3, 0x88)}
+
+
+def _mqtt_refusal(error: EventHandlerError, protocol_version: int) -> HandlerResponse:
+    """An MQTT client is refused with a CONNACK code, which the service reads from the JSON body."""
+    code = error.mqtt_code or _MQTT_REFUSAL_CODES[error.status_code][protocol_version == 5]
+    mqtt: Dict[str, Any] = {"code": code}
+    if error.reason:
+        mqtt["reason"] = error.reason
+    if error.mqtt_user_properties:
+        mqtt["userProperties"] = _user_properties_json(error.mqtt_user_properties)
+    body = json.dumps({"mqtt": mqtt}, separators=(",", ":")).encode("utf-8")
+    return HandlerResponse(error.status_code, (("Content-Type", _JSON),), body)
+
+
+def _user_properties_json(pairs: Any) -> Any:
+    return [{"name": str(name), "value": str(value)} for name, value in pairs]
 
 
 def _state_headers(context: Any) -> Tuple[Tuple[str, str], ...]:
@@ -327,6 +337,8 @@ def _connect_reply(request: ConnectRequest, result: Any) -> HandlerResponse:
                 f"({request.subprotocols})"
             )
         document["subprotocol"] = result.subprotocol
+    if result.mqtt_user_properties:
+        document["mqtt"] = {"userProperties": _user_properties_json(result.mqtt_user_properties)}
     if not document:
         return _no_content(request.context)
     body = json.dumps(document, separators=(",", ":")).encode("utf-8")
@@ -353,7 +365,8 @@ def _user_event_reply(request: UserEventRequest, result: Any) -> HandlerResponse
         except (TypeError, ValueError) as error:
             return _server_error(f"on_user_event returned data that is not JSON-serialisable: {error}")
         content_type = _JSON
-    return HandlerResponse(200, (("Content-Type", content_type),) + _state_headers(request.context), body)
+    mqtt_headers = tuple(("mqtt-" + name, value) for name, value in result.mqtt_user_properties or ())
+    return HandlerResponse(200, (("Content-Type", content_type),) + mqtt_headers + _state_headers(request.context), body)
 
 
 def _notification_handled(request: Union[ConnectedRequest, DisconnectedRequest]) -> HandlerResponse:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import codecs
 import json
-from typing import Any, Dict, Iterable, List, Mapping, Tuple, Union
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Tuple, Union
+
+import isodate  # type: ignore[import-untyped]  # no type information; used in event_time() only
 
 from ._models import (
     ClientCertificate,
@@ -13,7 +18,11 @@ from ._models import (
     ConnectRequest,
     DataType,
     DisconnectedRequest,
+    MqttConnectProperties,
+    MqttDisconnected,
+    MqttDisconnectPacket,
     UserEventRequest,
+    UserProperties,
 )
 from ._state import InvalidConnectionState, decode_states
 
@@ -70,7 +79,28 @@ def build_context(headers: Mapping[str, str]) -> ConnectionContext:
         signature=headers.get("ce-signature"),
         states=states,
         headers=headers,
+        physical_connection_id=headers.get("ce-physicalconnectionid") or None,
+        session_id=headers.get("ce-sessionid") or None,
+        time=event_time(headers.get("ce-time")),
     )
+
+
+def event_time(value: Optional[str]) -> Optional[datetime]:
+    """``ce-time``, an RFC 3339 timestamp, as an aware UTC datetime (None when the header is absent).
+
+    isodate, not ``datetime.fromisoformat``: before Python 3.11 that refuses a ``Z`` suffix and more
+    than six fractional digits (.NET writes seven).
+    """
+    if value is None:
+        return None
+    parsed: Optional[datetime]
+    try:
+        parsed = isodate.parse_datetime(value)
+    except ValueError:  # isodate.ISO8601Error is one; an impossible month or day raises ValueError itself
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise MalformedEvent(f"ce-time must be an RFC 3339 timestamp with a UTC offset, got {value!r}")
+    return parsed.astimezone(timezone.utc)
 
 
 def _json_body(body: bytes, event: str) -> Any:
@@ -130,6 +160,48 @@ def _certificates(value: Any) -> List[ClientCertificate]:
     return certificates
 
 
+def _lower(value: Any, what: str) -> Dict[str, Any]:
+    if not isinstance(value, dict):
+        raise MalformedEvent(f"{what} must be a JSON object")
+    return {name.lower(): item for name, item in value.items()}
+
+
+def _user_properties(value: Any) -> UserProperties:
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedEvent("mqtt 'userProperties' must be an array")
+    pairs: UserProperties = []
+    for item in value:
+        fields = _lower(item, "an MQTT user property")
+        name, text = fields.get("name"), fields.get("value")
+        if not isinstance(name, str) or not isinstance(text, str):
+            raise MalformedEvent("each MQTT user property needs a string name and value")
+        pairs.append((name, text))
+    return pairs
+
+
+def _mqtt_connect(value: Any) -> Optional[MqttConnectProperties]:
+    if value is None:
+        return None
+    fields = _lower(value, "connect body field 'mqtt'")
+    version, password = fields.get("protocolversion"), fields.get("password")
+    if version not in (4, 5) or isinstance(version, bool):
+        raise MalformedEvent(f"mqtt 'protocolVersion' must be 4 or 5, not {version!r}")
+    try:
+        secret = None if password is None else base64.b64decode(password, validate=True)
+    except (binascii.Error, TypeError, ValueError):
+        raise MalformedEvent("mqtt 'password' is not base64") from None
+    username = fields.get("username")
+    return MqttConnectProperties(
+        protocol_version=version,
+        username=username if isinstance(username, str) else None,
+        password=secret,
+        user_properties=_user_properties(fields.get("userproperties")),
+        clean_start=fields.get("cleanstart") if isinstance(fields.get("cleanstart"), bool) else None,
+    )
+
+
 def parse_connect(context: ConnectionContext, body: bytes) -> ConnectRequest:
     fields = _json_object_body(body, "connect")
     return ConnectRequest(
@@ -139,6 +211,7 @@ def parse_connect(context: ConnectionContext, body: bytes) -> ConnectRequest:
         headers=_string_lists(fields.get("headers"), "headers"),
         subprotocols=_string_list(fields.get("subprotocols"), "subprotocols"),
         client_certificates=_certificates(fields.get("clientcertificates")),
+        mqtt=_mqtt_connect(fields.get("mqtt")),
     )
 
 
@@ -148,10 +221,23 @@ def parse_connected(context: ConnectionContext, body: bytes) -> ConnectedRequest
 
 
 def parse_disconnected(context: ConnectionContext, body: bytes) -> DisconnectedRequest:
-    reason = _json_object_body(body, "disconnected").get("reason")
+    fields = _json_object_body(body, "disconnected")
+    reason = fields.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise MalformedEvent("disconnected body field 'reason' must be a string")
-    return DisconnectedRequest(context=context, reason=reason)
+    mqtt = None
+    if fields.get("mqtt") is not None:
+        details = _lower(fields["mqtt"], "disconnected body field 'mqtt'")
+        packet = details.get("disconnectpacket")
+        if packet is not None:
+            packet_fields = _lower(packet, "mqtt 'disconnectPacket'")
+            code = packet_fields.get("code")
+            if not isinstance(code, int) or isinstance(code, bool):
+                raise MalformedEvent("mqtt 'disconnectPacket.code' must be an integer")
+            raw = packet_fields.get("userproperties")
+            packet = MqttDisconnectPacket(code, None if raw is None else _user_properties(raw))
+        mqtt = MqttDisconnected(bool(details.get("initiatedbyclient")), packet)
+    return DisconnectedRequest(context=context, reason=reason, mqtt=mqtt)
 
 
 def parse_user_event(context: ConnectionContext, content_type: str, body: bytes) -> UserEventRequest:

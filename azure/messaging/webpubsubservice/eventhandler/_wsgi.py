@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ._core import WebPubSubEventHandler, body_too_large_response
+from ._core import EventHandlerCore, body_too_large_response
 from ._models import HandlerResponse
 
 Environ = Dict[str, Any]
@@ -19,7 +19,7 @@ class EventHandlerWSGIApp:
     Coroutine callbacks run with ``asyncio.run`` in a fresh event loop in the request's thread.
     """
 
-    def __init__(self, app: Optional[WSGIApp] = None, *, handler: WebPubSubEventHandler) -> None:
+    def __init__(self, app: Optional[WSGIApp] = None, *, handler: EventHandlerCore) -> None:
         self.handler = handler
         self.app = app
 
