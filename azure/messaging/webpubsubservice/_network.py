@@ -16,7 +16,13 @@ from typing import Any, Dict, Mapping, Optional, Tuple, Union, cast
 from urllib.parse import unquote, urlsplit
 
 from azure.core.configuration import ConnectionConfiguration
-from azure.core.exceptions import DecodeError, ServiceRequestError
+from azure.core.exceptions import (
+    AzureError,
+    DecodeError,
+    ServiceRequestError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 from azure.core.rest import HttpRequest
 
 Verify = Union[bool, str]
@@ -74,7 +80,8 @@ class ProxyRoutes:
     def _bypasses(self, host: str) -> bool:
         bypass = self._bypass.get(host)
         if bypass is None:
-            bypass = bool(urllib.request.proxy_bypass_environment(host, {"no": self._no_proxy}))  # type: ignore[attr-defined]
+            check: Any = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]  # not in typeshed
+            bypass = bool(check(host, {"no": self._no_proxy}))
             if len(self._bypass) < 1024:
                 self._bypass[host] = bypass
         return bypass
@@ -169,7 +176,8 @@ class BodyDecoder:
 
     def __init__(self, content_encoding: Optional[str], limit: int = MAX_DECODED_BODY_BYTES) -> None:
         coding = (content_encoding or "").strip().lower()
-        self._wbits = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}.get(coding)
+        gzip = 16 + zlib.MAX_WBITS
+        self._wbits = {"gzip": gzip, "x-gzip": gzip, "deflate": zlib.MAX_WBITS}.get(coding)
         self._coding = coding
         self._remaining = limit
         self._limit = limit
@@ -218,3 +226,16 @@ class BodyDecoder:
 
     def whole(self, data: bytes) -> bytes:
         return self.decode(data) + self.finish() if self._inflate is not None else data
+
+
+def decoded(headers: Mapping[str, str], body: bytes) -> bytes:
+    coding = headers.get("content-encoding")
+    return BodyDecoder(coding).whole(body) if coding else body
+
+
+def body_failure(error: BaseException, detail: str, timed_out: bool) -> AzureError:
+    """The error for a response body that stopped arriving or broke off: the request has reached the service."""
+    if timed_out:
+        return ServiceResponseTimeoutError("the response body stalled beyond the read timeout", error=error)
+    return ServiceResponseError(f"the response body failed: {detail}", error=error)
+

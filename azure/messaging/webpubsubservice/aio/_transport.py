@@ -32,7 +32,9 @@ from .._network import (
     ProxyRoutes,
     Verify,
     authority,
+    body_failure,
     connection_config,
+    decoded,
     request_body,
     request_headers,
     split_proxy_url,
@@ -93,8 +95,7 @@ class AiohttpTransportResponse(DirectAttributesMixin, AsyncHttpResponseImpl):
             raw.close()
             raise _body_error(error) from error
         self._is_closed = True
-        coding = self._headers.get("content-encoding")
-        self._content = BodyDecoder(coding).whole(body) if coding else body
+        self._content = decoded(self._headers, body)
 
     async def close(self) -> None:
         if not self._is_closed:
@@ -269,9 +270,7 @@ def _azure_error(error: BaseException, url: str, proxy: Optional[str]) -> AzureE
 
 
 def _body_error(error: BaseException) -> AzureError:
-    if isinstance(error, asyncio.TimeoutError):
-        return ServiceResponseTimeoutError("the response body stalled beyond the read timeout", error=error)
-    return ServiceResponseError(f"the response body failed: {_detail(error)}", error=error)
+    return body_failure(error, _detail(error), timed_out=isinstance(error, asyncio.TimeoutError))
 
 
 def _detail(error: BaseException) -> str:
