@@ -28,7 +28,8 @@ ALL_ROLES = ("webpubsub.joinLeaveGroup", "webpubsub.sendToGroup")
 
 
 def mqtt_token(emu: Emulator, hub: str = "chat", *, user: Optional[str] = None, roles: Sequence[str] = ALL_ROLES,
-               groups: Sequence[str] = (), group_claim: str = "webpubsub.group", **extra: Any) -> str:
+               groups: Sequence[str] = (), group_claim: str = "webpubsub.group", key: Optional[str] = None,
+               **extra: Any) -> str:
     claims: Dict[str, Any] = {"aud": f"{emu.endpoint}/clients/mqtt/hubs/{hub}", "exp": int(time.time()) + 600,
                               **extra}
     if user is not None:
@@ -37,7 +38,7 @@ def mqtt_token(emu: Emulator, hub: str = "chat", *, user: Optional[str] = None, 
         claims["role"] = list(roles)
     if groups:
         claims[group_claim] = list(groups)
-    return jwt.encode(claims, emu.access_key, algorithm="HS256")
+    return jwt.encode(claims, key or emu.access_key, algorithm="HS256")
 
 
 def properties(packet_type: int, **values: Any) -> Properties:

@@ -15,6 +15,7 @@ import pytest
 from emulator_core_helpers import WAIT, client_token
 
 from webpubsub_emulator import DEFAULT_ACCESS_KEY, Emulator
+from webpubsub_emulator._mqtt_codec import MQTT_5, ConnAck, Connect, PacketReader, encode
 
 CONNECTION_STRING = re.compile(r"Endpoint=http://127\.0\.0\.1:(\d+);AccessKey=([^;]+);Version=1\.0;")
 
@@ -233,3 +234,21 @@ def test_config_file_sets_connection_limit_keep_alive_and_entra_tokens() -> None
 def test_bad_limit_settings_in_the_config_are_refused(config: dict) -> None:  # type: ignore[type-arg]
     with pytest.raises(ValueError):
         Emulator(config=config)
+
+
+@pytest.mark.asyncio
+async def test_cli_can_admit_mqtt_client_ids_with_underscores() -> None:
+    import jwt
+    process, port, key, _ = await start_cli("--mqtt-allow-underscore")
+    try:
+        url = f"http://127.0.0.1:{port}/clients/mqtt/hubs/chat"
+        token = jwt.encode({"aud": url, "exp": 4102444800}, key, algorithm="HS256")
+        async with aiohttp.ClientSession() as session:
+            async with session.ws_connect(f"{url}?access_token={token}", protocols=["mqtt"]) as ws:
+                await ws.send_bytes(encode(Connect("mqttx_1a2b"), MQTT_5))
+                message = await ws.receive(timeout=WAIT)
+        [connack] = PacketReader(1 << 20, MQTT_5).feed(message.data)
+        assert isinstance(connack, ConnAck) and connack.code == 0
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert await asyncio.wait_for(process.wait(), 15) == 0

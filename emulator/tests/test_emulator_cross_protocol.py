@@ -10,7 +10,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 from emulator_core_helpers import JSON_PROTOCOL, connect, open_socket, rest
-from protobuf_test_helpers import (EXAMPLE_ANY, EXAMPLE_ANY_BYTES, PROTOBUF_PROTOCOL, RELIABLE_PROTOBUF_PROTOCOL, ack,
+from protobuf_test_helpers import (EXAMPLE_ANY_BYTES, PROTOBUF_PROTOCOL, RELIABLE_PROTOBUF_PROTOCOL, ack,
                                    binary, connect_protobuf, event, gather_close, json_data, protobuf_data,
                                    send_to_group, text)
 from test_emulator_events import FakeApp, app, emu, json_reply  # noqa: F401 (the fixtures)

@@ -14,7 +14,6 @@ from webpubsub_emulator._limits import (FILTER_CACHE_BYTES, MAX_FILTER_LENGTH, M
                                         MAX_GROUPS_PER_BULK_REQUEST)
 from webpubsub_emulator._filter import FilterError, _SizeBoundedCache, compile_filter
 
-pytestmark = pytest.mark.asyncio
 
 DEEP = "[" * 100_000 + "]" * 100_000
 
@@ -36,6 +35,7 @@ def in_list(items: int) -> str:
     ("/api/hubs/chat/:addToGroups", '{"groups":["g"],"filter":' + DEEP + "}"),
     ("/api/hubs/chat/:removeFromGroups", '{"groups":' + DEEP + "}"),
 ])
+@pytest.mark.asyncio
 async def test_json_body_nested_too_deeply_is_400_and_nothing_changes(emu: Emulator, path: str, body: str) -> None:
     client = await connect(emu, groups=["g"])
     result = await rest(emu, "POST", path, body=body, content_type="application/json")
@@ -47,6 +47,7 @@ async def test_json_body_nested_too_deeply_is_400_and_nothing_changes(emu: Emula
     await client.close()
 
 
+@pytest.mark.asyncio
 async def test_invalid_group_in_a_bulk_body_is_400_without_echoing_the_structure(emu: Emulator) -> None:
     nested = "[" * 500 + "1" + "]" * 500
     result = await rest(emu, "POST", "/api/hubs/chat/:addToGroups", body='{"groups":["ok",' + nested + "]}",
@@ -56,6 +57,7 @@ async def test_invalid_group_in_a_bulk_body_is_400_without_echoing_the_structure
 
 
 # -- group lists --------------------------------------------------------------------------------------------
+@pytest.mark.asyncio
 async def test_bulk_group_request_over_the_group_bound_is_400_and_joins_nothing(emu: Emulator) -> None:
     client = await connect(emu)
     groups = [f"g{n}" for n in range(MAX_GROUPS_PER_BULK_REQUEST + 1)]
@@ -67,6 +69,7 @@ async def test_bulk_group_request_over_the_group_bound_is_400_and_joins_nothing(
     await client.close()
 
 
+@pytest.mark.asyncio
 async def test_bulk_group_request_at_the_group_bound_works(emu: Emulator) -> None:
     client = await connect(emu)
     groups = [f"g{n}" for n in range(MAX_GROUPS_PER_BULK_REQUEST)]
@@ -78,6 +81,7 @@ async def test_bulk_group_request_at_the_group_bound_works(emu: Emulator) -> Non
 
 
 # -- filter size ---------------------------------------------------------------------------------------------
+@pytest.mark.asyncio
 async def test_filter_with_60000_in_items_is_400_and_the_emulator_keeps_serving(emu: Emulator) -> None:
     client = await connect(emu)
     body = json.dumps({"groups": ["g"], "filter": in_list(60_000)})  # 500 KB
@@ -104,6 +108,7 @@ def test_filter_token_bound_counts_every_token() -> None:
     assert caught.value.detail == f"The filter has more than {MAX_FILTER_TOKENS} tokens."
 
 
+@pytest.mark.asyncio
 async def test_query_filter_over_the_token_bound_is_400(emu: Emulator) -> None:
     text = " or ".join(["true"] * 2600)  # 5,199 tokens in 20 KB: over the token bound, under the length bound
     result = await rest(emu, "POST", "/api/hubs/chat/:addToGroups", body=json.dumps({"groups": ["g"], "filter": text}),
@@ -138,6 +143,7 @@ def test_filter_cache_keeps_recently_used_entries_and_skips_one_larger_than_its_
 
 
 # -- hubs ---------------------------------------------------------------------------------------------------
+@pytest.mark.asyncio
 async def test_rest_calls_on_unknown_hubs_answer_as_empty_hubs_and_leave_nothing_behind(emu: Emulator) -> None:
     for n in range(50):
         hub = f"ghost{n}"
@@ -149,6 +155,7 @@ async def test_rest_calls_on_unknown_hubs_answer_as_empty_hubs_and_leave_nothing
     assert not any(emu.core.find_hub(f"ghost{n}") for n in range(50))
 
 
+@pytest.mark.asyncio
 async def test_a_hub_is_forgotten_when_its_last_connection_ends(emu: Emulator) -> None:
     clients = [await connect(emu, "room", user="u", groups=["g"]) for _ in range(2)]
     assert emu.core.find_hub("room") is not None
@@ -162,6 +169,7 @@ async def test_a_hub_is_forgotten_when_its_last_connection_ends(emu: Emulator) -
     await again.close()
 
 
+@pytest.mark.asyncio
 async def test_paging_after_a_hub_was_forgotten_and_refilled_skips_nobody(emu: Emulator) -> None:
     old: List[object] = [await connect(emu, "pages", groups=["g"]) for _ in range(2)]
     first = (await rest(emu, "GET", "/api/hubs/pages/groups/g/connections", [("maxpagesize", "1")])).json()

@@ -93,6 +93,16 @@ async def test_join_without_role_is_forbidden_and_the_connection_stays(emu: Emul
     await client.close()
 
 
+async def test_wildcard_roles_decide_what_a_protobuf_client_may_join_and_send_to(emu: Emulator) -> None:
+    client = await connect_protobuf(emu, roles=["webpubsub.joinLeaveGroups.chat-*",
+                                                "webpubsub.sendToGroups.clientA.**"])
+    assert await client.request_ack(join("chat-1", 1)) == ack(1)
+    assert await client.request_ack(join("chat.1", 2)) == ack(2, "Forbidden")
+    assert await client.request_ack(send_to_group("clientA.x.y", text("hi"), 3)) == ack(3)
+    assert await client.request_ack(send_to_group("clientB.x", text("hi"), 4)) == ack(4, "Forbidden")
+    await client.close()
+
+
 async def test_forbidden_request_without_ack_id_is_silently_dropped(emu: Emulator) -> None:
     client = await connect_protobuf(emu)
     await client.send_message(send_to_group("g", text("x")))

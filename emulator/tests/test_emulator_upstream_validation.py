@@ -18,6 +18,7 @@ from test_emulator_upstream_support import (
     unused_port,
 )
 
+from webpubsub_emulator import _upstream_validation
 from webpubsub_emulator._upstream import EventHandlerSettings, Upstream, UpstreamConnection, UpstreamFailed
 
 pytestmark = pytest.mark.asyncio
@@ -79,6 +80,20 @@ async def test_concurrent_first_events_share_one_validation(upstream: Upstream, 
     await asyncio.gather(*(send(upstream, connection()) for _ in range(3)))
 
     assert len(handler.received("OPTIONS")) == 1
+
+
+async def test_the_cache_keeps_the_latest_results_only(upstream: Upstream, handler: FakeHandler,
+                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+    # Origins (the clients' Host header) and URLs (a {hub} in the template) are the clients' choice.
+    monkeypatch.setattr(_upstream_validation, "MAX_VERDICTS", 3)
+    for index in range(10):
+        await send(upstream, connection(origin=f"host{index}"))
+    cache = upstream._abuse_protection
+    assert len(cache._verdicts) == len(cache._locks) == 3
+    await send(upstream, connection(origin="host9"))  # still cached
+    assert len(handler.received("OPTIONS")) == 10
+    await send(upstream, connection(origin="host0"))  # forgotten: validated again
+    assert len(handler.received("OPTIONS")) == 11
 
 
 async def test_each_resolved_url_is_validated(upstream: Upstream, handler: FakeHandler) -> None:

@@ -179,6 +179,21 @@ async def test_mqtt_publishes_reach_simple_clients_as_raw_frames(emu: Emulator) 
             await client.disconnect()
 
 
+async def test_simple_clients_publishing_to_a_group_reach_mqtt_subscribers(emu: Emulator) -> None:
+    client = await device(emu, "dev1")
+    await client.subscribe("room1", qos=1)
+    async with aiohttp.ClientSession() as session:
+        token = client_token(emu, roles=["webpubsub.sendToGroup.room1"])
+        url = f"{emu.endpoint}/client/hubs/chat?access_token={token}&webpubsub_mode=sendToGroup&group=room1"
+        async with session.ws_connect(url) as simple:
+            await simple.send_str("text frame")
+            await simple.send_bytes(b"\x00binary frame")
+            text, binary = await client.message(), await client.message()
+    assert (text.payload, text.qos, content_type(text)) == (b"text frame", 1, "text/plain")
+    assert (binary.payload, content_type(binary)) == (b"\x00binary frame", "application/octet-stream")
+    await client.disconnect()
+
+
 @versions
 async def test_json_client_publishes_reach_mqtt_subscribers(emu: Emulator, version: int) -> None:
     client = await device(emu, "dev1", version=version)

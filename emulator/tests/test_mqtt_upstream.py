@@ -98,6 +98,21 @@ async def test_connect_refusals_become_connack_codes(app: FakeApp, emu: Emulator
     assert not app.named("connected")
 
 
+@pytest.mark.parametrize("answer", [{"userId": "u" * 1025}, {"groups": [" "]}], ids=["user id", "group"])
+@versions
+async def test_a_connect_answer_with_an_invalid_user_id_or_group_refuses_the_client(
+        app: FakeApp, emu: Emulator, version: int, answer: object) -> None:
+    app.replies["connect"] = json_reply(answer)
+    level = 5 if version == V5 else 4
+    client = await raw_client(emu, level)
+    await client.send(Connect("dev1", protocol_level=level))
+    answer_packet = await client.receive()
+    assert isinstance(answer_packet, ConnAck) and answer_packet.code == (0x88 if version == V5 else 0x03)
+    assert await client.closed()
+    await client.close()
+    assert (await rest(emu, "HEAD", "/api/hubs/chat/connections/dev1")).status == 404
+
+
 async def test_a_refusal_reason_and_user_properties_reach_a_5_0_client(app: FakeApp, emu: Emulator) -> None:
     app.replies["connect"] = refuse(401, {"mqtt": {"code": 0x87, "reason": "Invalid Certificate",
                                                    "userProperties": [{"name": "hint", "value": "renew"}]}})

@@ -10,6 +10,7 @@ from typing import Dict, List, NoReturn, Optional, Sequence
 
 from ._config import ConfigError, parse_event_handler_flag
 from ._limits import DEFAULT_READ_TIMEOUT_SECONDS
+from ._mqtt_rules import MqttOptions
 from ._server import DEV_WARNING, ENTRA_WARNING, Emulator
 
 PROGRAM = "webpubsub-emulator"
@@ -54,6 +55,9 @@ def _parser() -> argparse.ArgumentParser:
                         help="drop a connection whose request head or body takes longer than this "
                              f"(default {DEFAULT_READ_TIMEOUT_SECONDS:g}; WebSockets are not affected)")
     parser.add_argument("--verbose", action="store_true", help="log every connection and request")
+    parser.add_argument("--mqtt-allow-underscore", action="store_true",
+                        help="also accept '_' in MQTT client ids (tools such as MQTTX use it; the service documents "
+                             "letters and digits only)")
     parser.add_argument("--strict-json-data-types", action="store_true",
                         help="close JSON-subprotocol clients that send dataType protobuf, as Microsoft's emulator")
     return parser
@@ -112,7 +116,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                             verbose=args.verbose, allow_unvalidated_entra_tokens=args.allow_unvalidated_entra_tokens,
                             max_connections=args.max_connections, keep_alive_interval=args.keep_alive_interval,
                             ping_timeout=args.ping_timeout, tls_cert=args.tls_cert, tls_key=args.tls_key,
-                            strict_json_data_types=args.strict_json_data_types, read_timeout=args.read_timeout)
+                            strict_json_data_types=args.strict_json_data_types, read_timeout=args.read_timeout,
+                            mqtt=MqttOptions(allow_underscore_in_client_id=args.mqtt_allow_underscore))
     except (ConfigError, ValueError) as error:
         return _fail(str(error))
     try:

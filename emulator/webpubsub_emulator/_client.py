@@ -6,7 +6,6 @@ so a refused client gets a plain HTTP status and never a WebSocket.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import secrets
 import time
@@ -18,16 +17,17 @@ from urllib.parse import unquote
 from aiohttp import WSMsgType, web
 
 from . import _jwt
-from . import _service_errors as errors
-from ._config import HUB_NAME_PATTERN
 from ._client_protocol import ClientRequests, ProtocolViolation, SimpleProtocol
 from ._connection import Connection
 from ._core import EmulatorCore
+from ._handshake import (SHUTTING_DOWN, ConnectionSlot, HandshakeRefused, at_connection_limit, check_request,
+                         claim_list, client_claims, connect_event_body, connection_limit_refusal, group_claims,
+                         last_query_value, user_id_claim)
 from ._hub import Hub
 from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
 from ._limits import MAX_FRAME_BYTES, is_valid_user_id
 from ._permissions import Permissions
-from ._rest_support import audience_matches, bearer_token, is_valid_group, repeated_parameter, request_base_url
+from ._rest_support import is_valid_group
 from ._subprotocols import PREDEFINED_PROTOCOLS
 from ._upstream import ConnectResult, UpstreamConnection, UpstreamFailed, UpstreamRejected
 from ._wire import RequestFormat
@@ -45,33 +45,8 @@ _SINGLE_VALUED_QUERY = frozenset({"hub", "access_token", "webpubsub_mode", "grou
 CLIENT_LEFT_CLOSE_CODES = (0, 1000, 1005)
 
 
-def _last(request: web.Request, name: str) -> Optional[str]:
-    values = request.query.getall(name, [])
-    return values[-1] if values else None
-
-
-def _claim_list(value: Any) -> List[str]:
-    if value is None:
-        return []
-    items = value if isinstance(value, list) else [value]
-    return [item if isinstance(item, str) else json.dumps(item) for item in items]
-
-
 def _plain(status: int, text: str) -> web.Response:
     return web.Response(status=status, text=text)
-
-
-def _connect_body(request: web.Request, claims: Dict[str, Any], offered: List[str]) -> Dict[str, Any]:
-    """The `connect` event body: every claim and query value as string arrays, minus the secrets."""
-    return {
-        "claims": {name: _claim_list(value) for name, value in claims.items()},
-        "query": {name: request.query.getall(name) for name in request.query.keys()
-                  if name.lower() != "access_token"},
-        "headers": {name: request.headers.getall(name) for name in request.headers.keys()
-                    if name.lower() != "authorization"},
-        "subprotocols": offered,
-        "clientCertificates": [],
-    }
 
 
 @dataclass
@@ -86,27 +61,21 @@ class _Handshake:
     no_echo: bool
 
     @classmethod
-    def from_request(cls, request: web.Request, claims: Dict[str, Any],
-                     offered: List[str]) -> Union["_Handshake", web.Response]:
-        mode = (_last(request, "webpubsub_mode") or "sendEvent").lower()
+    def from_request(cls, request: web.Request, claims: Dict[str, Any], offered: List[str]) -> "_Handshake":
+        """Raises HandshakeRefused for a bad mode, group or claim."""
+        mode = (last_query_value(request, "webpubsub_mode") or "sendEvent").lower()
         if mode not in ("sendevent", "sendtogroup"):
-            return _plain(400, f"Invalid webpubsub_mode '{_last(request, 'webpubsub_mode')}'.")
-        publish_group = _last(request, "group") if mode == "sendtogroup" else None
+            raise HandshakeRefused(400, f"Invalid webpubsub_mode '{last_query_value(request, 'webpubsub_mode')}'.")
+        publish_group = last_query_value(request, "group") if mode == "sendtogroup" else None
         if mode == "sendtogroup" and not is_valid_group(publish_group):
-            return _plain(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
+            raise HandshakeRefused(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
         # Only subprotocols we do not know: a simple client, upgraded without a Sec-WebSocket-Protocol
         # answer, unless the connect handler picks one of them.
         subprotocol = next((name for name in offered if name in PREDEFINED_PROTOCOLS), None)
-        groups = _claim_list(claims.get("webpubsub.group"))
-        if not all(is_valid_group(group) for group in groups):
-            return _plain(400, "The token's webpubsub.group claim holds an invalid group name.")
-        sub = claims.get("sub")
-        if sub is not None and not is_valid_user_id(sub if isinstance(sub, str) else str(sub)):
-            return _plain(400, errors.INVALID_USER_ID_CLAIM)
-        return cls(user_id=None if sub is None else sub if isinstance(sub, str) else str(sub),
-                   roles=_claim_list(claims.get("role")), groups=groups,
-                   subprotocol=subprotocol,
-                   publish_group=publish_group, no_echo=(_last(request, "noEcho") or "").lower() == "true")
+        return cls(user_id=user_id_claim(claims), roles=claim_list(claims.get("role")),
+                   groups=group_claims(claims, ("webpubsub.group",)), subprotocol=subprotocol,
+                   publish_group=publish_group,
+                   no_echo=(last_query_value(request, "noEcho") or "").lower() == "true")
 
     def apply(self, result: ConnectResult) -> bool:
         """The connect handler's answer overrides the token; False if it named an invalid group or user."""
@@ -123,20 +92,6 @@ class _Handshake:
         if result.subprotocol:
             self.subprotocol = result.subprotocol
         return True
-
-
-class _Slot:
-    """A place under the connection limit, held from the handshake until the connection is in its hub."""
-
-    def __init__(self, core: EmulatorCore) -> None:
-        self._core = core
-        self._held = True
-        core.handshakes_in_progress += 1
-
-    def release(self) -> None:
-        if self._held:
-            self._held = False
-            self._core.handshakes_in_progress -= 1
 
 
 class ClientEndpoint:
@@ -159,53 +114,37 @@ class ClientEndpoint:
         if path.startswith(prefix) and "/" not in path[len(prefix):]:
             return unquote(path[len(prefix):])
         if path == "/client":
-            return _last(request, "hub") or ""  # an empty name fails validation: 400
+            return last_query_value(request, "hub") or ""  # an empty name fails validation: 400
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self.core.shutting_down:
-            return _plain(503, "The emulator is shutting down.")
-        hub_name = self._hub_name(request)
-        if hub_name is None:
-            return _plain(404, "Not found.")
-        if not HUB_NAME_PATTERN.fullmatch(hub_name):
-            return _plain(400, f"Invalid hub name '{hub_name}'.")
-        repeated = repeated_parameter(request, _SINGLE_VALUED_QUERY)
-        if repeated is not None:
-            return _plain(400, f"The query parameter '{repeated}' must not be repeated.")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            return _plain(400, "A WebSocket upgrade request is expected here.")
-        offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
-                   for name in header.split(",") if name.strip()]
-        if _last(request, "awps_connection_id") is not None and _last(request, "awps_reconnection_token"):
-            return await self._recover(request, hub_name, offered)
-        claims = self._authenticate(request, hub_name)
-        if claims is None:
-            anonymous_allowed = self.core.settings.hub(hub_name).anonymous_connect
-            if not anonymous_allowed or bearer_token(request) or _last(request, "access_token"):
-                return web.Response(status=401)
-            claims = {}
-        handshake = _Handshake.from_request(request, claims, offered)
-        if isinstance(handshake, web.Response):
-            return handshake
-        limit = self.core.settings.max_connections
-        if limit is not None and self.core.connection_count() >= limit:
-            logger.warning("connection refused: the limit of %d concurrent connections is reached", limit)
-            return _plain(errors.CONNECTION_LIMIT_STATUS, errors.CONNECTION_LIMIT_TEXT.format(limit=limit))
-        slot = _Slot(self.core)
+        try:
+            hub_name = check_request(self.core, request, self._hub_name(request), _SINGLE_VALUED_QUERY)
+            offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
+                       for name in header.split(",") if name.strip()]
+            if (last_query_value(request, "awps_connection_id") is not None
+                    and last_query_value(request, "awps_reconnection_token")):
+                return await self._recover(request, hub_name, offered)
+            claims = client_claims(self.core, request, hub_name, "/client/hubs/")
+            handshake = _Handshake.from_request(request, claims, offered)
+            if at_connection_limit(self.core):
+                raise connection_limit_refusal(self.core)
+        except HandshakeRefused as refused:
+            return refused.response()
+        slot = ConnectionSlot(self.core)
         try:
             return await self._accept(request, hub_name, claims, offered, handshake, slot)
         finally:
             slot.release()
 
     async def _accept(self, request: web.Request, hub_name: str, claims: Dict[str, Any], offered: List[str],
-                      handshake: "_Handshake", slot: "_Slot") -> web.StreamResponse:
+                      handshake: "_Handshake", slot: ConnectionSlot) -> web.StreamResponse:
         connection_id = uuid.uuid4().hex
         upstream_connection = UpstreamConnection(hub=hub_name, connection_id=connection_id,
                                                  user_id=handshake.user_id, subprotocol=None,
                                                  origin=request.url.host or "localhost")
         try:
-            result = await self.core.upstream.connect(upstream_connection, _connect_body(request, claims, offered))
+            result = await self.core.upstream.connect(upstream_connection, connect_event_body(request, claims, offered))
         except UpstreamRejected as rejected:
             logger.info("connect handler rejected %s with %d", connection_id, rejected.status)
             return web.Response(status=rejected.status)
@@ -215,13 +154,13 @@ class ClientEndpoint:
         if result is not None and not handshake.apply(result):
             return _plain(500, "The connect event handler returned an invalid group name or user id.")
         if self.core.shutting_down:
-            return _plain(503, "The emulator is shutting down.")
+            return _plain(503, SHUTTING_DOWN)
         upstream_connection.user_id = handshake.user_id
         upstream_connection.subprotocol = handshake.subprotocol
         return await self._open(request, hub_name, handshake, connection_id, upstream_connection, slot)
 
     async def _open(self, request: web.Request, hub_name: str, handshake: "_Handshake", connection_id: str,
-                    upstream_connection: UpstreamConnection, slot: "_Slot") -> web.WebSocketResponse:
+                    upstream_connection: UpstreamConnection, slot: ConnectionSlot) -> web.WebSocketResponse:
         connection = Connection(hub=hub_name, connection_id=connection_id, user_id=handshake.user_id,
                                 subprotocol=handshake.subprotocol, permissions=Permissions(handshake.roles),
                                 limits=self.core.limits, upstream=upstream_connection,
@@ -264,26 +203,9 @@ class ClientEndpoint:
         return web.WebSocketResponse(protocols=(subprotocol,) if subprotocol else (), max_msg_size=MAX_FRAME_BYTES,
                                      autoping=False, timeout=3.0, compress=False)
 
-    def _authenticate(self, request: web.Request, hub_name: str) -> Optional[Dict[str, Any]]:
-        token = _last(request, "access_token") or bearer_token(request)
-        if not token:
-            return None
-        try:
-            claims = _jwt.decode(token, self.core.access_keys)
-        except _jwt.TokenError as error:
-            logger.info("client token refused: %s", error)
-            return None
-        base = request_base_url(request)
-        path = request.raw_path.split("?", 1)[0]
-        candidates = [f"{base}/client/hubs/{hub_name}", base + path]
-        if not audience_matches(claims.get("aud"), candidates):
-            logger.info("client token refused: audience %r does not match %s", claims.get("aud"), candidates[0])
-            return None
-        return claims
-
     async def _recover(self, request: web.Request, hub_name: str, offered: List[str]) -> web.StreamResponse:
-        connection_id = _last(request, "awps_connection_id") or ""
-        token = _last(request, "awps_reconnection_token") or ""
+        connection_id = last_query_value(request, "awps_connection_id") or ""
+        token = last_query_value(request, "awps_reconnection_token") or ""
         hub = self.core.find_hub(hub_name)
         connection = hub.connections.get(connection_id) if hub is not None else None
         refusal: Optional[str] = None

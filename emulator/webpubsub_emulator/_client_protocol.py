@@ -8,15 +8,14 @@ onto the same operations.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Optional
 
 from ._connection import Connection
 from ._hub import Hub
-from ._limits import MAX_EVENT_NAME_LENGTH
-from ._messages import BINARY, JSON, PROTOBUF, TEXT, Frame, OutboundMessage
+from ._limits import is_valid_event_name
+from ._messages import BINARY, MEDIA_TYPES, TEXT, Frame, OutboundMessage
 from ._permissions import JOIN_LEAVE, SEND
-from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE, PROTOBUF_CONTENT_TYPE
+from ._protocol_choices import CLOSE_WRONG_FRAME_TYPE
 from ._requests import (AckedRequest, JoinGroup, LeaveGroup, Ping, ProtocolViolation, SendEvent, SendToGroup,
                         SequenceAck, sendable)
 from ._rest_support import is_valid_group
@@ -25,9 +24,6 @@ from ._wire import RequestFormat
 
 logger = logging.getLogger("webpubsub_emulator")
 
-_EVENT_NAME = re.compile(rf"^[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_EVENT_NAME_LENGTH - 1}}}$")
-_CONTENT_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream",
-                  PROTOBUF: PROTOBUF_CONTENT_TYPE}
 _MAX_TTL_SECONDS = 300
 
 __all__ = ["ClientRequests", "ProtocolViolation", "SimpleProtocol"]
@@ -82,10 +78,10 @@ class ClientOperations:
 
     async def event(self, name: str, kind: str, data: bytes) -> None:
         """A user event; a reply from the handler goes back to this connection only."""
-        if not _EVENT_NAME.fullmatch(name):  # not match(): `$` would let "name\n" through
+        if not is_valid_event_name(name):
             raise _Rejected("BadRequest", f"Invalid event name '{name}'.")
         try:
-            reply = await self.upstream.user_event(self.connection.upstream, name, data, _CONTENT_TYPES[kind])
+            reply = await self.upstream.user_event(self.connection.upstream, name, data, MEDIA_TYPES[kind])
         except UpstreamFailed as failure:
             logger.warning("event %r of %s failed: %s", name, self.connection.connection_id, failure.reason)
             raise _Rejected("InternalServerError", "The event could not be delivered to the event handler.") from None

@@ -20,6 +20,7 @@ SYSTEM_EVENT_TYPE_PREFIX = "azure.webpubsub.sys."
 USER_EVENT_TYPE_PREFIX = "azure.webpubsub.user."
 VALIDATE_EVENT = "validate"
 SYSTEM_EVENTS = ("connect", "connected", "disconnected")
+DEFAULT_HUB = "_default"  # catch-all hub entry for hubs without their own, as in Microsoft's emulator
 
 _PLACEHOLDER = re.compile(r"\{(hub|event)\}", re.IGNORECASE)
 

@@ -16,15 +16,13 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
 
-from ._cloudevents import check_url_template
+from ._cloudevents import DEFAULT_HUB, SYSTEM_EVENTS, check_url_template
 from ._limits import DEFAULT_KEEP_ALIVE_SECONDS, MAX_KEEP_ALIVE_SECONDS, PING_TIMEOUT_INTERVALS
 from ._upstream import EventHandlerSettings
 
 DEFAULT_ACCESS_KEY = "ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789ABCDEFGH"
 MAX_ACCESS_KEYS = 2  # a resource has a primary and a secondary key
-DEFAULT_HUB = "_default"  # catch-all entry for hubs that have none of their own (as Microsoft's emulator)
 HUB_NAME_PATTERN = re.compile(r"^[A-Za-z][A-Za-z0-9_`,.\[\]]{0,127}$")
-_SYSTEM_EVENTS = ("connect", "connected", "disconnected")
 
 HandlerSpec = Union[str, EventHandlerSettings]
 EventHandlersArgument = Mapping[str, Union[HandlerSpec, Sequence[HandlerSpec]]]
@@ -72,7 +70,7 @@ class EmulatorSettings:
         return settings or HubSettings(name, [], self.anonymous_connect)
 
     def ensure_hub(self, name: str) -> HubSettings:
-        if not HUB_NAME_PATTERN.match(name) and name.lower() != DEFAULT_HUB:
+        if not HUB_NAME_PATTERN.fullmatch(name) and name.lower() != DEFAULT_HUB:
             raise ConfigError(f"invalid hub name {name!r}")
         return self.hubs.setdefault(name.lower(), HubSettings(name, [], self.anonymous_connect))
 
@@ -172,7 +170,7 @@ def _handler_from_json(raw: Any, hub: str) -> EventHandlerSettings:
     if not isinstance(pattern, str):
         raise ConfigError(f"hub {hub!r}: userEventPattern must be a string")
     system_events = tuple(name.lower() for name in _string_list(entry.get("systemevents"), "systemEvents"))
-    unknown = [name for name in system_events if name not in _SYSTEM_EVENTS]
+    unknown = [name for name in system_events if name not in SYSTEM_EVENTS]
     if unknown:
         raise ConfigError(f"hub {hub!r}: unknown system events {unknown}")
     handler = handler_from_spec(url)

@@ -78,7 +78,6 @@ class Connection:
         self._sequence_id = 0
         self._unacked: Deque[Tuple[int, Frame, Optional[float], int]] = deque()
         self._unacked_bytes = 0
-        self.expired_dropped = 0
         self._attachments = 0
         self._last_heard = self._loop.time()
 
@@ -286,8 +285,7 @@ class Connection:
                     return
                 frame, deadline, size = item
                 self._queued_bytes -= size
-                if deadline is not None and loop.time() > deadline:
-                    self.expired_dropped += 1
+                if deadline is not None and loop.time() > deadline:  # dropped, not delivered late
                     self._writing = False
                     continue
                 if isinstance(frame, str):

@@ -198,11 +198,6 @@ class _FunctionSpec:
     """Implementation by argument count; the keys are the accepted arities."""
     result_types: Callable[[Sequence[_TypeSet]], _TypeSet]
 
-    def describe_arity(self) -> str:
-        counts = sorted(self.implementations)
-        noun = "argument" if counts == [1] else "arguments"
-        return f"{' or '.join(str(count) for count in counts)} {noun}"
-
 
 _FUNCTIONS: Mapping[str, _FunctionSpec] = {
     spec.name: spec
@@ -243,5 +238,3 @@ _FUNCTIONS: Mapping[str, _FunctionSpec] = {
 
 _COMPARISON_OPERATORS = frozenset({"eq", "ne", "gt", "ge", "lt", "le"})
 _LITERAL_KEYWORDS: Mapping[str, _LiteralValue] = {"true": True, "false": False, "null": None}
-_OPERATORS = frozenset({"and", "or", "not", "in"}) | _COMPARISON_OPERATORS
-_KEYWORDS = _OPERATORS | set(_LITERAL_KEYWORDS)

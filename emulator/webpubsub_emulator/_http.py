@@ -44,7 +44,9 @@ _ERROR_CODES = {400: "Error.BadRequest", 404: "Error.NotFound", 405: "Error.Meth
 # Content-Encoding -> zlib wbits. Decoding here rather than in aiohttp because aiohttp passes a truncated
 # gzip stream on as a shorter body, and decodes br/zstd only when optional packages happen to be installed.
 _ZLIB_ENCODINGS = {"gzip": 16 + zlib.MAX_WBITS, "x-gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
-_BODY = "webpubsub_emulator.body"
+# Where the body waits for the handler (aiohttp 3.13 wants a typed key; older versions take a string).
+_BODY: Any = (web.RequestKey("webpubsub_emulator.body", bytes) if hasattr(web, "RequestKey")
+              else "webpubsub_emulator.body")
 _SINGLE_HEADERS = ("Content-Type", "Content-Encoding")
 
 

@@ -5,12 +5,15 @@ Sources: service-limits-and-errors.md sections 1-3 and 5 ([doc] documented, [emu
 """
 from __future__ import annotations
 
+import re
+
 MAX_FRAME_BYTES = 1024 * 1024  # one client WebSocket message: "1 MB" [doc], 1 MiB [emu]; over it: close 1009
 MAX_REST_BODY_BYTES = 1024 * 1024  # REST request body: undocumented; 1 MiB like the emulator [emu], 413 [ours];
 # measured after any Content-Encoding is undone
 MAX_GROUP_NAME_LENGTH = 1024  # 1-1024 characters, not whitespace only [doc]
 MAX_USER_ID_LENGTH = 1024  # undocumented at the service [ours]
 MAX_EVENT_NAME_LENGTH = 128  # ^[A-Za-z][A-Za-z0-9_.-]{0,127}$ [emu]
+_EVENT_NAME = re.compile(rf"[A-Za-z][A-Za-z0-9_.-]{{0,{MAX_EVENT_NAME_LENGTH - 1}}}")
 
 DEFAULT_KEEP_ALIVE_SECONDS = 20.0  # webSocketKeepAliveIntervalInSeconds, 1-120, default 20 [doc]
 MAX_KEEP_ALIVE_SECONDS = 120.0
@@ -44,3 +47,8 @@ def is_valid_group_name(group: object) -> bool:
 
 def is_valid_user_id(user_id: object) -> bool:
     return isinstance(user_id, str) and 1 <= dotnet_length(user_id) <= MAX_USER_ID_LENGTH
+
+
+def is_valid_event_name(name: str) -> bool:
+    """A user event name, from any client protocol (fullmatch: `$` would let "name\\n" through)."""
+    return _EVENT_NAME.fullmatch(name) is not None

@@ -10,6 +10,8 @@ import json
 import struct
 from typing import TYPE_CHECKING, Any, Dict, Optional, Union
 
+from ._protocol_choices import PROTOBUF_CONTENT_TYPE
+
 if TYPE_CHECKING:
     from ._wire import WireFormat
 
@@ -17,6 +19,12 @@ TEXT = "text"
 JSON = "json"
 BINARY = "binary"
 PROTOBUF = "protobuf"  # a serialized google.protobuf.Any, from a protobuf client (or a JSON client, see _protocol_choices)
+
+# The media type of each kind, wherever data crosses HTTP or MQTT: client events to the event handler and
+# its replies, REST sends (all but protobuf), MQTT 5.0 Content Type (mqtt.md section 9).
+MEDIA_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "application/octet-stream",
+               PROTOBUF: PROTOBUF_CONTENT_TYPE}
+KINDS_BY_MEDIA_TYPE = {media_type: kind for kind, media_type in MEDIA_TYPES.items()}
 
 Frame = Union[str, bytes]
 

@@ -11,15 +11,15 @@ import logging
 import re
 from typing import Dict, Optional, Tuple, Union
 
-from ._client_protocol import _EVENT_NAME
 from ._hub import Hub
-from ._messages import BINARY, JSON, PROTOBUF, TEXT, strict_loads
+from ._limits import is_valid_event_name
+from ._messages import BINARY, JSON, KINDS_BY_MEDIA_TYPE, PROTOBUF, TEXT, strict_loads
 from ._mqtt_codec import (MQTT_5, PUBACK, PUBCOMP, PUBREC, PUBREL, Ack, Auth, ConnAck, Connect, Disconnect, Packet,
                           PacketError, PingReq, PingResp, Publish, SubAck, Subscribe, Subscription, UnsubAck,
                           Unsubscribe, Will)
 from ._mqtt_properties import (CONTENT_TYPE, CORRELATION_DATA, MESSAGE_EXPIRY, PAYLOAD_FORMAT, REASON_STRING,
                                RESPONSE_TOPIC, SUBSCRIPTION_ID, TOPIC_ALIAS, USER_PROPERTY, Properties)
-from ._mqtt_rules import (CONTENT_KINDS, EVENT_HEADER_PREFIX, NOT_AUTHORIZED, PACKET_ID_NOT_FOUND,
+from ._mqtt_rules import (EVENT_HEADER_PREFIX, NOT_AUTHORIZED, PACKET_ID_NOT_FOUND,
                           PAYLOAD_FORMAT_INVALID, PROTOCOL_ERROR, RESERVED_TOPIC_PREFIX, RETAIN_NOT_SUPPORTED,
                           SHARED_NOT_SUPPORTED, STATUS_CODE_PROPERTY, TOPIC_ALIAS_INVALID, TOPIC_FILTER_INVALID,
                           TOPIC_NAME_INVALID, WILDCARD_NOT_SUPPORTED, IMPLEMENTATION_SPECIFIC, event_name_from_topic,
@@ -40,7 +40,7 @@ _NO_SUCH_SUBSCRIPTION = 0x11
 def message_from_publish(session: MqttSession, topic: str, payload: bytes, qos: int,
                          properties: Properties) -> Union[MqttMessage, Tuple[int, str]]:
     """The group message a PUBLISH (or a will) becomes, or the reason code that refuses its payload."""
-    kind = CONTENT_KINDS.get(media_type(properties.get(CONTENT_TYPE)), BINARY)
+    kind = KINDS_BY_MEDIA_TYPE.get(media_type(properties.get(CONTENT_TYPE)), BINARY)  # no or another type: binary
     if kind in (TEXT, JSON) or properties.get(PAYLOAD_FORMAT) == 1:
         try:
             text = payload.decode("utf-8")
@@ -178,7 +178,7 @@ class MqttBroker:
 
     async def _user_event(self, event: str, packet: Publish) -> Tuple[int, str]:
         """Publish to ``$webpubsub/server/events/{event}`` -> event handler -> reply on ``.../succeeded|failed``."""
-        if not _EVENT_NAME.match(event):
+        if not is_valid_event_name(event):
             return TOPIC_NAME_INVALID, f"{event!r} is not a valid event name."
         properties = packet.properties
         headers: Dict[str, str] = {}

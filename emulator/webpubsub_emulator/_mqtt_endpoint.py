@@ -19,11 +19,11 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
-from . import _jwt
 from . import _service_errors as errors
-from ._client import ClientEndpoint, _claim_list, _connect_body, _last, _plain, _Slot
-from ._config import HUB_NAME_PATTERN
+from ._client import ClientEndpoint
 from ._core import EmulatorCore
+from ._handshake import (ConnectionSlot, HandshakeRefused, at_connection_limit, check_request, claim_list,
+                         client_claims, connect_event_body, connection_limit_refusal, group_claims, user_id_claim)
 from ._hub import Hub
 from ._mqtt_broker import MqttBroker, publish_will
 from ._mqtt_codec import MQTT_5, MQTT_311, ConnAck, Connect, Disconnect, Packet, PacketError, PacketReader, encode
@@ -35,16 +35,18 @@ from ._mqtt_rules import (BAD_AUTHENTICATION_METHOD, CLIENT_ID_NOT_VALID, CONNEC
                           MAX_PACKET_BYTES, MAX_WILL_PAYLOAD_BYTES, MAX_WILL_TOPIC_CHARS, MQTT_SUBPROTOCOLS,
                           PROTOCOL_ERROR, QUOTA_EXCEEDED, RESERVED_TOPIC_PREFIX, RETAIN_NOT_SUPPORTED,
                           SERVER_UNAVAILABLE, SESSION_TAKEN_OVER, TOPIC_NAME_INVALID, UNSUPPORTED_VERSION,
-                          MqttOptions, has_wildcard, refusal_code, upstream_refusal_code)
+                          MqttOptions, connection_limit_code, has_wildcard, refusal_code, upstream_refusal_code)
 from ._mqtt_session import MQTT_SUBPROTOCOL, MqttSession
 from ._permissions import Permissions
-from ._rest_support import audience_matches, bearer_token, is_valid_group, request_base_url
-from ._upstream import MqttEventFields, UpstreamConnection, UpstreamFailed, UpstreamRejected
+from ._limits import is_valid_user_id
+from ._rest_support import is_valid_group
+from ._upstream import ConnectResult, MqttEventFields, UpstreamConnection, UpstreamFailed, UpstreamRejected
 from ._upstream_replies import InvalidResponse, mqtt_user_properties
 
 logger = logging.getLogger("webpubsub_emulator")
 
 PATH_PREFIX = "/clients/mqtt/hubs/"
+_SINGLE_VALUED_QUERY = frozenset({"access_token"})  # lower-case; a client's own parameters may repeat
 
 
 @dataclass
@@ -90,30 +92,29 @@ class MqttEndpoint(ClientEndpoint):
 
     # -- the WebSocket upgrade --------------------------------------------------------------------------
     async def _handle(self, request: web.Request) -> web.StreamResponse:
-        if self.core.shutting_down:
-            return _plain(503, "The emulator is shutting down.")
         path = request.raw_path.split("?", 1)[0].rstrip("/")
-        hub_name = unquote(path[len(PATH_PREFIX):])
-        if not path.startswith(PATH_PREFIX) or "/" in path[len(PATH_PREFIX):]:
-            return _plain(404, "Not found.")
-        if not HUB_NAME_PATTERN.match(hub_name):
-            return _plain(400, f"Invalid hub name '{hub_name}'.")
-        if request.headers.get("Upgrade", "").lower() != "websocket":
-            return _plain(400, "A WebSocket upgrade request is expected here.")
-        identity = self._identity(request, hub_name)
-        if isinstance(identity, web.Response):
-            return identity
-        limit = self.core.settings.max_connections
-        if limit is not None and self.core.connection_count() >= limit:  # MQTT sessions count like any client
-            return _plain(errors.CONNECTION_LIMIT_STATUS, errors.CONNECTION_LIMIT_TEXT.format(limit=limit))
-        slot = _Slot(self.core)
+        name = path[len(PATH_PREFIX):]
+        hub = unquote(name) if path.startswith(PATH_PREFIX) and "/" not in name else None
+        try:
+            hub_name = check_request(self.core, request, hub, _SINGLE_VALUED_QUERY)
+            claims = client_claims(self.core, request, hub_name, PATH_PREFIX)
+            # The MQTT docs name the groups claim `group`; the SDKs write `webpubsub.group`. Both count.
+            identity = _Identity(claims, user_id_claim(claims), claim_list(claims.get("role")),
+                                 group_claims(claims, ("group", "webpubsub.group")))
+            # MQTT sessions count like any client. At the limit, a device may still resume its offline session,
+            # which adds no connection; but its client id is only known from its CONNECT.
+            if at_connection_limit(self.core) and not self._has_offline_sessions(hub_name):
+                raise connection_limit_refusal(self.core)
+        except HandshakeRefused as refused:
+            return refused.response()
+        slot = ConnectionSlot(self.core)
         try:
             return await self._upgrade(request, hub_name, identity, slot)
         finally:
             slot.release()
 
     async def _upgrade(self, request: web.Request, hub_name: str, identity: _Identity,
-                       slot: _Slot) -> web.WebSocketResponse:
+                       slot: ConnectionSlot) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(protocols=MQTT_SUBPROTOCOLS, max_msg_size=MAX_PACKET_BYTES + 16,
                                    heartbeat=None, timeout=3.0, compress=False)
         await ws.prepare(request)
@@ -129,31 +130,6 @@ class MqttEndpoint(ClientEndpoint):
         if not ws.closed:
             await ws.close()
         return ws
-
-    def _identity(self, request: web.Request, hub_name: str) -> "_Identity | web.Response":
-        token = _last(request, "access_token") or bearer_token(request)
-        claims: Optional[Dict[str, Any]] = None
-        if token:
-            try:
-                claims = _jwt.decode(token, self.core.access_keys)
-            except _jwt.TokenError as error:
-                logger.info("MQTT client token refused: %s", error)
-            base = request_base_url(request)
-            path = request.raw_path.split("?", 1)[0]
-            if claims is not None and not audience_matches(claims.get("aud"), [f"{base}{PATH_PREFIX}{hub_name}",
-                                                                               base + path]):
-                logger.info("MQTT client token refused: audience %r does not match", claims.get("aud"))
-                claims = None
-        if claims is None:
-            if token or not self.core.settings.hub(hub_name).anonymous_connect:
-                return web.Response(status=401)
-            claims = {}
-        # The MQTT docs name the groups claim `group`; the SDKs write `webpubsub.group`. Both count.
-        groups = list(dict.fromkeys(_claim_list(claims.get("group")) + _claim_list(claims.get("webpubsub.group"))))
-        if not all(is_valid_group(group) for group in groups):
-            return _plain(400, "The token's group claim holds an invalid group name.")
-        sub = claims.get("sub")
-        return _Identity(claims, None if sub is None else str(sub), _claim_list(claims.get("role")), groups)
 
     async def _read_connect(self, ws: web.WebSocketResponse, reader: PacketReader) -> List[Packet]:
         """The packets of the first frames up to and including CONNECT; [] if the client never sent one."""
@@ -189,12 +165,14 @@ class MqttEndpoint(ClientEndpoint):
             if client_id != connect.client_id:
                 connack[ASSIGNED_CLIENT_ID] = client_id
             self._check_id_is_free(hub_name, client_id)
+            self._check_connection_limit(hub_name, client_id, version)
             upstream = UpstreamConnection(hub=hub_name, connection_id=client_id, user_id=identity.user_id,
                                           subprotocol=MQTT_SUBPROTOCOL, origin=request.url.host or "localhost",
                                           mqtt=MqttEventFields(physical_id))
             result = await self._connect_event(request, identity, connect, upstream)
-            if result is not None and not all(is_valid_group(group) for group in result.groups or []):
-                raise _Refused(SERVER_UNAVAILABLE, "The connect event handler returned an invalid group name.")
+            if result is not None and not _valid_answer(result):
+                raise _Refused(SERVER_UNAVAILABLE, "The connect event handler returned an invalid group name "
+                                                   "or user id.")
             self._check_id_is_free(hub_name, client_id)
         except _Refused as refused:
             logger.info("MQTT CONNECT of %r refused: %s", connect.client_id, refused.reason)
@@ -209,8 +187,9 @@ class MqttEndpoint(ClientEndpoint):
             connack[USER_PROPERTY] = result.mqtt_user_properties
         if self.core.shutting_down:
             return None
+        session, present = self._take_session(hub_name, client_id, connect)
+        # Only now: discarding an old session may have emptied the hub, and an empty hub is forgotten.
         hub = self.core.hub(hub_name)
-        session, present = self._take_session(hub, client_id, connect)
         if session is None:
             session = self._new_session(hub, client_id, identity, version, upstream, result)
         elif upstream.connection_state is not None:
@@ -259,8 +238,8 @@ class MqttEndpoint(ClientEndpoint):
         return client_id, connack
 
     async def _connect_event(self, request: web.Request, identity: _Identity, connect: Connect,
-                             upstream: UpstreamConnection) -> Any:
-        body = _connect_body(request, identity.claims, [MQTT_SUBPROTOCOL])
+                             upstream: UpstreamConnection) -> Optional[ConnectResult]:
+        body = connect_event_body(request, identity.claims, [MQTT_SUBPROTOCOL])
         user_properties = connect.properties.get(USER_PROPERTY)
         body["mqtt"] = {
             "protocolVersion": connect.protocol_level, "cleanStart": connect.clean_start,
@@ -310,10 +289,30 @@ class MqttEndpoint(ClientEndpoint):
         if existing is not None and not isinstance(existing, MqttSession):
             raise _Refused(CLIENT_ID_NOT_VALID, f"Client id {client_id!r} is the id of another connection.")
 
-    def _take_session(self, hub: Hub, client_id: str, connect: Connect) -> Tuple[Optional[MqttSession], bool]:
+    def _session(self, hub_name: str, client_id: str) -> Optional[MqttSession]:
+        hub = self.core.find_hub(hub_name)
+        existing = hub.connections.get(client_id) if hub is not None else None
+        return existing if isinstance(existing, MqttSession) and not existing.closing else None
+
+    def _has_offline_sessions(self, hub_name: str) -> bool:
+        hub = self.core.find_hub(hub_name)
+        return hub is not None and any(isinstance(conn, MqttSession) and not conn.attached and not conn.closing
+                                       for conn in hub.connections.values())
+
+    def _check_connection_limit(self, hub_name: str, client_id: str, version: int) -> None:
+        """A client upgraded at the connection limit is admitted only to resume (or replace) its session."""
+        limit = self.core.settings.max_connections
+        if limit is None or self._session(hub_name, client_id) is not None:
+            return
+        if self.core.connection_count() - 1 >= limit:  # not counting this client's own place in the handshake
+            raise _Refused(QUOTA_EXCEEDED, errors.CONNECTION_LIMIT_TEXT.format(limit=limit),
+                           exact_code=connection_limit_code(version))
+
+    def _take_session(self, hub_name: str, client_id: str,
+                      connect: Connect) -> Tuple[Optional[MqttSession], bool]:
         """An existing session to resume (taking it over from a live network connection), or (None, False)."""
-        existing = hub.connections.get(client_id)
-        if existing is None or not isinstance(existing, MqttSession) or existing.closing:
+        existing = self._session(hub_name, client_id)
+        if existing is None:
             return None, False
         if existing.attached:
             packet = Disconnect(SESSION_TAKEN_OVER) if existing.version == MQTT_5 else None
@@ -326,7 +325,7 @@ class MqttEndpoint(ClientEndpoint):
         return existing, True
 
     def _new_session(self, hub: Hub, client_id: str, identity: _Identity, version: int,
-                     upstream: UpstreamConnection, result: Any) -> MqttSession:
+                     upstream: UpstreamConnection, result: Optional[ConnectResult]) -> MqttSession:
         user_id, groups, roles = identity.user_id, identity.groups, identity.roles
         if result is not None:
             user_id = result.user_id if result.user_id_set else user_id
@@ -366,7 +365,10 @@ class MqttEndpoint(ClientEndpoint):
     # -- after CONNACK ----------------------------------------------------------------------------------
     async def _serve_session(self, ws: web.WebSocketResponse, reader: PacketReader, session: MqttSession,
                              early: List[Packet]) -> None:
-        broker = MqttBroker(self.core.hub(session.hub), session, self.core.upstream)
+        hub = self.core.find_hub(session.hub)
+        if hub is None or hub.connections.get(session.connection_id) is not session:
+            return  # ended before its first packet (e.g. closed by REST): never serve it from a forgotten hub
+        broker = MqttBroker(hub, session, self.core.upstream)
         ending = await self._read_packets(ws, reader, session, broker, early)
         if not session.is_attached_to(ws):
             return  # a newer network connection took the session over
@@ -427,6 +429,12 @@ class MqttEndpoint(ClientEndpoint):
                 raise PacketError(PROTOCOL_ERROR, "A session that asked for no expiry cannot set one on DISCONNECT.")
             session.expiry_seconds = min(int(asked), self.options.session_expiry_max_seconds)
         return _Ending(True, packet, packet.properties.get(REASON_STRING), packet.code == 0x04)
+
+
+def _valid_answer(result: ConnectResult) -> bool:
+    if result.user_id_set and result.user_id is not None and not is_valid_user_id(result.user_id):
+        return False
+    return all(is_valid_group(group) for group in result.groups or [])
 
 
 async def _send(ws: web.WebSocketResponse, packet: Packet, version: int) -> None:

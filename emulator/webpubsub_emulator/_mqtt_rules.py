@@ -9,9 +9,6 @@ import re
 from dataclasses import dataclass
 from typing import Optional, Tuple
 
-from ._messages import BINARY, JSON, PROTOBUF, TEXT
-from ._protocol_choices import PROTOBUF_CONTENT_TYPE
-
 MQTT_SUBPROTOCOLS = ("mqtt", "mqttv3.1")  # also accepted: no subprotocol at all (choice)
 MAX_PACKET_BYTES = 1024 * 1024  # the service's 1 MB inbound message limit, applied per MQTT packet
 CONNECT_TIMEOUT_SECONDS = 10.0  # a WebSocket that sends no CONNECT in time is closed (choice)
@@ -30,17 +27,13 @@ EVENT_TOPIC_PREFIX = "$webpubsub/server/events/"  # PUBLISH here = user event to
 RESERVED_TOPIC_PREFIX = "$webpubsub/"
 STATUS_CODE_PROPERTY = "azure-status-code"
 EVENT_HEADER_PREFIX = "mqtt-"  # user properties travel to and from the event handler as mqtt-* headers
+# Content Type <-> data kind: _messages.MEDIA_TYPES (the cross-protocol table); no or another type = binary.
 
 _CLIENT_ID = re.compile(r"^[0-9A-Za-z]{1,128}$")
 _CLIENT_ID_WITH_UNDERSCORE = re.compile(r"^[0-9A-Za-z_]{1,128}$")
 
-# Content types <-> Web PubSub data kinds (cross-protocol table); anything else and no content type = binary.
-CONTENT_KINDS = {"application/json": JSON, "text/plain": TEXT, "application/octet-stream": BINARY,
-                 PROTOBUF_CONTENT_TYPE: PROTOBUF}
-KIND_CONTENT_TYPES = {kind: content_type for content_type, kind in CONTENT_KINDS.items()}
 
 # 5.0 reason codes used by the emulator.
-SUCCESS = 0x00
 UNSPECIFIED_ERROR = 0x80
 PROTOCOL_ERROR = 0x82
 IMPLEMENTATION_SPECIFIC = 0x83
@@ -96,6 +89,12 @@ def refusal_code(version: int, v5_code: int) -> Optional[int]:
     return {UNSUPPORTED_VERSION: V311_REFUSED_VERSION, CLIENT_ID_NOT_VALID: V311_IDENTIFIER_REJECTED,
             BAD_USER_NAME_OR_PASSWORD: V311_BAD_USER_NAME_OR_PASSWORD, NOT_AUTHORIZED: V311_NOT_AUTHORIZED,
             SERVER_UNAVAILABLE: V311_SERVER_UNAVAILABLE}.get(v5_code)
+
+
+def connection_limit_code(version: int) -> int:
+    """CONNACK code for a new session over the emulator's connection limit (the service's is undocumented;
+    its WebSocket clients get HTTP 429, which an MQTT client past the upgrade cannot)."""
+    return QUOTA_EXCEEDED if version == 5 else V311_SERVER_UNAVAILABLE
 
 
 def upstream_refusal_code(version: int, status: int, mqtt_code: Optional[int]) -> int:

@@ -19,10 +19,11 @@ from typing import Any, Callable, Deque, Dict, Optional, Set
 from aiohttp import web
 
 from ._connection import Connection, ConnectionLimits
-from ._messages import OutboundMessage, websocket_frame
+from ._messages import MEDIA_TYPES, OutboundMessage, websocket_frame
 from ._mqtt_codec import MQTT_5, PUBACK, PUBCOMP, PUBREC, PUBREL, Ack, Disconnect, Packet, Publish, Will, encode
-from ._mqtt_properties import CONTENT_TYPE, MESSAGE_EXPIRY, REASON_STRING, SUBSCRIPTION_ID, Properties
-from ._mqtt_rules import (ADMINISTRATIVE_ACTION, DISCONNECT_CODES, KIND_CONTENT_TYPES, MAX_QUEUED_MESSAGES,
+from ._mqtt_properties import (CONTENT_TYPE, MESSAGE_EXPIRY, REASON_STRING, SUBSCRIPTION_ID, USER_PROPERTY, WILL_DELAY,
+                               Properties)
+from ._mqtt_rules import (ADMINISTRATIVE_ACTION, DISCONNECT_CODES, MAX_QUEUED_MESSAGES,
                           PACKET_ID_NOT_FOUND, SERVER_MESSAGES_TOPIC, SUBSCRIPTION_DEFAULT_QOS)
 from ._permissions import Permissions
 from ._upstream import UpstreamConnection
@@ -113,8 +114,8 @@ class MqttSession(Connection):
         if self.version == MQTT_5:
             if isinstance(message, MqttMessage):
                 properties.update(message.mqtt_properties)
-            elif message.kind in KIND_CONTENT_TYPES:
-                properties[CONTENT_TYPE] = KIND_CONTENT_TYPES[message.kind]
+            else:
+                properties[CONTENT_TYPE] = MEDIA_TYPES[message.kind]
             if options is not None and options.identifier is not None:
                 properties[SUBSCRIPTION_ID] = [options.identifier]
         self.publish(_Outgoing(topic, message.data, qos, properties, deadline))
@@ -138,8 +139,7 @@ class MqttSession(Connection):
         while self._pending and self.attached and len(self._inflight) < self.receive_maximum:
             out = self._pending.popleft()
             if out.deadline is not None and self._loop.time() > out.deadline:
-                self.expired_dropped += 1
-                continue
+                continue  # waited longer than its message expiry: dropped, not delivered late
             packet_id = self._new_packet_id()
             self._inflight[packet_id] = out
             self._send_publish(out, packet_id)
@@ -155,7 +155,6 @@ class MqttSession(Connection):
         if out.deadline is not None and self.version == MQTT_5:
             remaining = out.deadline - self._loop.time()
             if remaining <= 0 and not dup:
-                self.expired_dropped += 1
                 if packet_id is not None:
                     self._inflight.pop(packet_id, None)
                 return
@@ -203,7 +202,7 @@ class MqttSession(Connection):
         """Remember how the last network connection ended (for the ``disconnected`` event) and arm the will."""
         self.last_disconnect = {"initiatedByClient": by_client, "disconnectPacket": None}
         if packet is not None:
-            user_properties = packet.properties.get(0x26) if by_client else None
+            user_properties = packet.properties.get(USER_PROPERTY) if by_client else None
             self.last_disconnect["disconnectPacket"] = {
                 "code": packet.code if self.version == MQTT_5 else 0,
                 "userProperties": None if user_properties is None else
@@ -214,7 +213,7 @@ class MqttSession(Connection):
 
     def _arm_will(self, will: Will) -> None:
         self._will_due = will
-        delay = min(int(will.properties.get(0x18, 0)), self.expiry_seconds)
+        delay = min(int(will.properties.get(WILL_DELAY, 0)), self.expiry_seconds)
         if delay <= 0:
             self._fire_will()
             return

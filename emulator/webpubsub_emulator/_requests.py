@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional, Union
 
+from ._protocol_choices import CLOSE_INVALID_MESSAGE
+
 
 class ProtocolViolation(Exception):
     """The client sent something that is not a valid protocol message; it gets closed with `code`."""
 
-    def __init__(self, reason: str, code: int = 1007) -> None:
+    def __init__(self, reason: str, code: int = CLOSE_INVALID_MESSAGE) -> None:
         super().__init__(reason)
         self.reason = sendable(reason)
         self.code = code

@@ -20,7 +20,7 @@ from ._filter import FilterError, compile_filter
 from ._http import request_body
 from ._hub import ConnectionPredicate, Hub
 from ._limits import MAX_GROUPS_PER_BULK_REQUEST
-from ._messages import BINARY, JSON, TEXT, OutboundMessage, strict_loads
+from ._messages import BINARY, JSON, KINDS_BY_MEDIA_TYPE, PROTOBUF, OutboundMessage, strict_loads
 from ._permissions import PERMISSIONS, TooManyRules
 from ._rest_support import (REST_SINGLE_VALUED, RestError, authenticate_rest, bad_request, empty_response,
                             error_response, excluded_ids, int_query, is_valid_group, json_response, optional_query,
@@ -30,7 +30,7 @@ from . import _service_errors as errors
 
 DEFAULT_CLOSE_REASON = "Closed by REST API."
 MAX_PAGE_SIZE = 200
-_CONTENT_KINDS = {"text/plain": TEXT, "application/json": JSON, "application/octet-stream": BINARY}
+_CONTENT_KINDS = {media_type: kind for media_type, kind in KINDS_BY_MEDIA_TYPE.items() if kind != PROTOBUF}
 
 Handler = Callable[[web.Request, Hub, List[str]], Awaitable[web.Response]]
 

@@ -19,6 +19,8 @@ import aiohttp
 from multidict import CIMultiDictProxy
 
 from ._cloudevents import (
+    DEFAULT_HUB,
+    SYSTEM_EVENTS,
     SYSTEM_EVENT_CONTENT_TYPE,
     VALIDATE_EVENT,
     check_url_template,
@@ -50,7 +52,6 @@ __all__ = [
 
 _logger = logging.getLogger("webpubsub_emulator.upstream")
 
-_DEFAULT_HUB = "_default"  # catch-all hub entry, as in Microsoft's emulator configuration
 _CONNECT_EVENT_ID = 0
 _MAX_ERROR_BODY_BYTES = 64 * 1024  # kept from non-2xx answers: MQTT refusals and replies carry a body
 
@@ -59,7 +60,7 @@ _MAX_ERROR_BODY_BYTES = 64 * 1024  # kept from non-2xx answers: MQTT refusals an
 class EventHandlerSettings:
     url_template: str
     user_event_pattern: str = "*"
-    system_events: Tuple[str, ...] = ("connect", "connected", "disconnected")
+    system_events: Tuple[str, ...] = SYSTEM_EVENTS
 
 
 @dataclass
@@ -173,7 +174,7 @@ class Upstream:
     def _handler_for(self, hub: str, event: str, *, system: bool) -> Optional[EventHandlerSettings]:
         handlers = self._handlers.get(hub.lower())
         if handlers is None:
-            handlers = self._handlers.get(_DEFAULT_HUB, ())
+            handlers = self._handlers.get(DEFAULT_HUB, ())
         for handler in handlers:
             if system and system_events_contain(handler.system_events, event):
                 return handler

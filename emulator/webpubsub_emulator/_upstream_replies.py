@@ -6,18 +6,12 @@ import codecs
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from ._messages import strict_loads
+from ._messages import KINDS_BY_MEDIA_TYPE, strict_loads
 from ._protobuf_schema import is_serialized_any
 from ._protocol_choices import PROTOBUF_CONTENT_TYPE
 
 MAX_REPLY_BYTES = 16 * 1024 * 1024
 
-_REPLY_DATA_TYPES = {
-    "text/plain": "text",
-    "application/json": "json",
-    "application/octet-stream": "binary",
-    PROTOBUF_CONTENT_TYPE: "protobuf",
-}
 
 
 class InvalidResponse(Exception):
@@ -111,7 +105,7 @@ def parse_reply(content_type: Optional[str], body: bytes) -> Optional[Reply]:
     if content_type is None or not content_type.strip():
         return Reply(data=body, data_type="binary")
     media_type, parameters = _split_content_type(content_type)
-    data_type = _REPLY_DATA_TYPES.get(media_type)
+    data_type = KINDS_BY_MEDIA_TYPE.get(media_type)
     if data_type is None:
         raise InvalidResponse(f"unsupported reply content type {content_type!r}")
     if data_type == "binary":

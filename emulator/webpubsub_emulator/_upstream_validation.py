@@ -4,6 +4,10 @@ Each resolved ``validate`` URL is checked lazily before the first event goes to 
 trusted for ``success_ttl`` seconds; a failure is re-checked after a backoff that starts at
 ``failure_backoff_initial`` and doubles up to ``failure_backoff_max``, so a broken handler is not
 hammered with OPTIONS requests while events keep failing fast.
+
+The cache is keyed by URL and origin, both of which clients choose (a `{hub}` in the URL template, their
+`Host` header), so it keeps the latest ``MAX_VERDICTS`` results only: any number of distinct hub names
+costs bounded memory, and an evicted URL is simply validated again.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ import aiohttp
 from ._cloudevents import validation_headers
 
 _logger = logging.getLogger("webpubsub_emulator.upstream")
+
+MAX_VERDICTS = 1024
 
 
 class ValidationFailed(Exception):
@@ -58,9 +64,19 @@ class AbuseProtection:
             verdict = self._verdicts.get(key)
             if verdict is None or asyncio.get_running_loop().time() >= verdict.expires_at:
                 verdict = await self._validate(session, url, origin, verdict)
+                self._verdicts.pop(key, None)  # re-inserted last: the dict's order is the age of its entries
                 self._verdicts[key] = verdict
+                self._forget_oldest()
         if verdict.failure_reason is not None:
             raise ValidationFailed(verdict.failure_reason)
+
+    def _forget_oldest(self) -> None:
+        while len(self._verdicts) > MAX_VERDICTS:
+            oldest = next(iter(self._verdicts))
+            del self._verdicts[oldest]
+            lock = self._locks.get(oldest)
+            if lock is not None and not lock.locked():
+                del self._locks[oldest]
 
     async def _validate(
         self, session: aiohttp.ClientSession, url: str, origin: str, previous: Optional[_Verdict]

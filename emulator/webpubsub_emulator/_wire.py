@@ -7,8 +7,10 @@ messages. Families whose clients send requests (`RequestFormat`: JSON, protobuf)
 pongs and decode client frames into the protocol-neutral requests of `_requests`, which
 `_client_protocol.ClientRequests` executes for all of them.
 
-A new family (MQTT, say) plugs in by subclassing `WireFormat` (and registering a subprotocol name in
-`_subprotocols` if clients select it with `Sec-WebSocket-Protocol`).
+Another WebSocket subprotocol family plugs in by subclassing `RequestFormat` and registering its names in
+`_subprotocols`. MQTT does not go through this seam: a topic, a QoS and properties depend on each
+session's subscriptions, so `_mqtt_session.MqttSession` overrides `Connection.deliver` and encodes its
+own PUBLISH packets.
 """
 from __future__ import annotations
 
