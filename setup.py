@@ -20,9 +20,10 @@ setup(
     python_requires=">=3.9",
     # azure-core: pipeline, credentials, errors, paging. isodate: the event handler's `context.time`
     # (ce-time, RFC 3339; datetime.fromisoformat refuses its "Z" before 3.11). typing-extensions:
-    # ParamSpec, Concatenate and Literal on Python 3.9.
-    install_requires=["azure-core>=1.30.0", "isodate>=0.6.1", "typing-extensions>=4.6.0"],
-    extras_require={"aio": ["aiohttp>=3.9"]},
+    # ParamSpec, Concatenate and Literal on Python 3.9. urllib3: the sync client's transport; it comes
+    # with azure-core (through requests) anyway. aiohttp ([aio]): the async client's transport.
+    install_requires=["azure-core>=1.30.0", "isodate>=0.6.1", "typing-extensions>=4.6.0", "urllib3>=1.26.0"],
+    extras_require={"aio": ["aiohttp>=3.10"]},
     classifiers=[
         "Development Status :: 4 - Beta",
         "Programming Language :: Python :: 3",

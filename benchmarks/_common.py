@@ -14,13 +14,16 @@ import json
 import math
 import os
 import queue
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import IO, Any, Dict, List, Optional, Sequence
+from typing import IO, Any, Dict, List, Optional, Sequence, Tuple
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPO_DIR = BENCH_DIR.parent
@@ -310,3 +313,55 @@ def summarize(title: str, rounds: Rounds, target: float, unit: str, no_ratio: Se
               f"client CPU per call: {cpu_us['official'] / cpu_us['ours']:.2f}x less for ours", flush=True)
     return {"benchmark": title, "unit": unit, "medians": medians, "rounds": rates, "cpu_us": cpu_us,
             "ratio": achieved, "paired_ratio": paired, "target": target}
+
+
+# -- instruction counts -------------------------------------------------------------------------------
+def _callgrind_total(arguments: Sequence[str], extra_path: Optional[str]) -> int:
+    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable, *arguments]
+    completed = subprocess.run(command, cwd=str(BENCH_DIR), env=python_env(extra_path), capture_output=True,
+                               text=True, timeout=900, check=True)
+    match = re.search(r"Collected : (\d+)", completed.stderr)
+    if match is None:
+        raise BenchmarkError(f"no instruction count in callgrind's output: {completed.stderr[-500:]}")
+    return int(match.group(1))
+
+
+def instructions_per_call(lanes: Dict[str, Tuple[List[str], Optional[str]]], calls: int,
+                          title: str) -> Dict[str, float]:
+    """CPU instructions per call for each lane, counted by valgrind's callgrind: figures that do not move
+    when other jobs load the machine.
+
+    A lane is ``(script and arguments, official path or None)``; the script takes the number of calls as its
+    last argument and is run twice, with 0 calls and with ``calls``: the difference is the calls alone
+    (interpreter start-up, imports and warm-up cancel out). Lanes named ``official`` are run only when the
+    official package is installed.
+    """
+    if shutil.which("valgrind") is None:
+        print("valgrind not found: instruction counts skipped", flush=True)
+        return {}
+    jobs = [(name, [*arguments, str(n)], path, n) for name, (arguments, path) in lanes.items() for n in (0, calls)]
+    with ThreadPoolExecutor(max_workers=2) as pool:  # two cores: two valgrind runs at a time
+        counts = list(pool.map(lambda job: _callgrind_total(job[1], job[2]), jobs))
+    totals = {(name, n): count for (name, _, _, n), count in zip(jobs, counts)}
+    per_call = {name: (totals[(name, calls)] - totals[(name, 0)]) / calls for name in lanes}
+    official = per_call.get("official")
+    rows = [[name, f"{value:,.0f}", f"{official / value:.2f}x" if official else "n/a"]
+            for name, value in per_call.items()]
+    print_table(["client", f"instructions per {title} (callgrind)", "official / this"], rows)
+    return per_call
+
+
+def send_instructions(sdk_kind: str, raw_kind: str, with_official: bool, calls: int = 1024) -> Dict[str, float]:
+    """``--instructions`` of the send benchmarks: ours, the official package and the raw library, each
+    sending ``calls`` requests (``_send_loop.py``) to the loopback 202 server, which runs outside valgrind."""
+    server = JsonProcess("_http202_server.py")
+    try:
+        loop = ["_send_loop.py", sdk_kind, str(server.greeting["port"])]
+        lanes: Dict[str, Tuple[List[str], Optional[str]]] = {"ours": (loop, None)}
+        official_path = ensure_official() if with_official else None
+        if official_path is not None:
+            lanes["official"] = (loop, official_path)
+        lanes[f"plain {raw_kind.split('_')[0]} library"] = (["_send_loop.py", raw_kind, loop[2]], None)
+        return instructions_per_call(lanes, calls, "call")
+    finally:
+        server.close()

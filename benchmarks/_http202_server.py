@@ -2,7 +2,7 @@
 
 Runs in its own process (started by the benchmarks) so its cost never shares a GIL with the client
 under test. It is a bare asyncio ``Protocol`` — no framework, no routing, no header parsing beyond what
-framing needs — so that it stays far faster than any client it serves (the raw ``http.client`` and
+framing needs — so that it stays far faster than any client it serves (the raw urllib3 and
 aiohttp reference lines in the reports show its headroom). Connections are kept alive.
 
 Protocol with the parent: prints ``{"port": N}`` once listening; exits when stdin closes.

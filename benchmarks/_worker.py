@@ -11,7 +11,6 @@ the first timed round (pooled connections open, lazy imports done), as a long-li
 from __future__ import annotations
 
 import asyncio
-import http.client
 import json
 import sys
 import time
@@ -53,7 +52,7 @@ def timed_loop(call: Callable[[], Any], seconds: float) -> Dict[str, Any]:
 class SyncRunner:
     def __init__(self) -> None:
         self.sdk_clients: Dict[int, WebPubSubServiceClient] = {}
-        self.raw_connections: Dict[int, http.client.HTTPConnection] = {}
+        self.raw_pools: Dict[int, Any] = {}
         self.token_client: Optional[WebPubSubServiceClient] = None
 
     def sync_sdk(self, port: int, seconds: float, warmup: int = 50) -> Dict[str, Any]:
@@ -67,18 +66,18 @@ class SyncRunner:
         return timed_loop(lambda: client.send_to_all(MESSAGE), seconds)
 
     def sync_raw(self, port: int, seconds: float, warmup: int = 50) -> Dict[str, Any]:
-        connection = self.raw_connections.get(port)
-        if connection is None:
-            connection = http.client.HTTPConnection("127.0.0.1", port)
-            self.raw_connections[port] = connection
+        """urllib3 with no SDK on top: the ceiling of the sync client's transport."""
+        import urllib3
+
+        pool = self.raw_pools.get(port)
+        if pool is None:
+            pool = self.raw_pools[port] = urllib3.HTTPConnectionPool("127.0.0.1", port, maxsize=1, retries=False)
         body = MESSAGE.encode()
 
         def post() -> None:
-            connection.request("POST", SEND_PATH, body=body, headers=RAW_HEADERS)
-            response = connection.getresponse()
-            response.read()
+            response = pool.urlopen("POST", SEND_PATH, body=body, headers=RAW_HEADERS, retries=False)
             if response.status != 202:
-                raise RuntimeError(f"raw http.client got {response.status}")
+                raise RuntimeError(f"raw urllib3 got {response.status}")
 
         for _ in range(warmup):
             post()

@@ -2,10 +2,10 @@
 
 Both clients are built with ``WebPubSubServiceClient.from_connection_string(cs, hub="bench")`` (access key:
 every request signed with a fresh JWT) and call ``send_to_all("hello")`` back to back against a loopback
-server (its own process) that answers 202 at once. A raw ``http.client`` keep-alive loop against the same
-server is the reference line: what the transport and server allow with no SDK at all.
+server (its own process) that answers 202 at once. A raw urllib3 keep-alive loop against the same server
+is the reference line: what the library under our transport and the server allow with no SDK at all.
 
-    python benchmarks/bench_send_sync.py [--seconds 1.0] [--rounds 5] [--quick] [--no-official]
+    python benchmarks/bench_send_sync.py [--seconds 1.0] [--rounds 5] [--quick] [--no-official] [--instructions]
 """
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from _common import (
     interleaved_rounds,
     print_header,
     quick_rounds,
+    send_instructions,
     start_workers,
     summarize,
 )
@@ -35,7 +36,7 @@ def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, An
         port = server.greeting["port"]
         lanes = {name: (worker, {"op": "sync_sdk", "port": port, "seconds": seconds})
                  for name, worker in workers.items()}
-        lanes["raw http.client"] = (workers["ours"], {"op": "sync_raw", "port": port, "seconds": seconds})
+        lanes["raw urllib3"] = (workers["ours"], {"op": "sync_raw", "port": port, "seconds": seconds})
         measured = interleaved_rounds(lanes, rounds)
     finally:
         close_all(workers)
@@ -46,10 +47,15 @@ def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, An
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_round_arguments(parser, seconds=1.0, rounds=5)
+    parser.add_argument("--instructions", action="store_true",
+                        help="also count instructions per call with callgrind (load-independent, ~3 minutes)")
     args = parser.parse_args(argv)
     quick_rounds(args)
     print_header("sync send_to_all, one client, back to back")
-    return run(args.seconds, args.rounds, with_official=not args.no_official)
+    result = run(args.seconds, args.rounds, with_official=not args.no_official)
+    if args.instructions:
+        result["instructions"] = send_instructions("sync_sdk", "sync_raw", with_official=not args.no_official)
+    return result
 
 
 if __name__ == "__main__":

@@ -11,23 +11,17 @@ minute): a figure that does not move when other jobs load the machine.
 from __future__ import annotations
 
 import argparse
-import re
-import shutil
-import subprocess
 import sys
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from _common import (
-    BENCH_DIR,
     JsonProcess,
     add_round_arguments,
     close_all,
     ensure_official,
+    instructions_per_call,
     interleaved_rounds,
     print_header,
-    print_table,
-    python_env,
     quick_rounds,
     start_workers,
     summarize,
@@ -50,35 +44,12 @@ def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, An
     return result
 
 
-def _instructions(extra_path: Optional[str], calls: int) -> int:
-    command = ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable,
-               str(BENCH_DIR / "_token_loop.py"), str(calls)]
-    completed = subprocess.run(command, cwd=str(BENCH_DIR), env=python_env(extra_path), capture_output=True,
-                               text=True, timeout=300, check=True)
-    match = re.search(r"Collected : (\d+)", completed.stderr)
-    if match is None:
-        raise RuntimeError(f"no instruction count in callgrind's output: {completed.stderr[-500:]}")
-    return int(match.group(1))
-
-
-def instructions_per_call(with_official: bool, calls: int = 2000) -> Dict[str, float]:
-    """Instructions per token for each implementation: (run with ``calls`` calls - run with none) / calls."""
-    if shutil.which("valgrind") is None:
-        print("valgrind not found: instruction counts skipped", flush=True)
-        return {}
-    paths: Dict[str, Optional[str]] = {"ours": None}
+def token_instructions(with_official: bool, calls: int = 2000) -> Dict[str, float]:
+    lanes: Dict[str, Tuple[List[str], Optional[str]]] = {"ours": (["_token_loop.py"], None)}
     official_path = ensure_official() if with_official else None
     if official_path is not None:
-        paths["official"] = official_path
-    jobs = [(name, path, n) for name, path in paths.items() for n in (0, calls)]
-    with ThreadPoolExecutor(max_workers=2) as pool:  # two cores: two valgrind runs at a time
-        counts = list(pool.map(lambda job: _instructions(job[1], job[2]), jobs))
-    totals = {(name, n): count for (name, _, n), count in zip(jobs, counts)}
-    per_call = {name: (totals[(name, calls)] - totals[(name, 0)]) / calls for name in paths}
-    rows = [[name, f"{value:,.0f}", f"{per_call['official'] / value:.2f}x" if "official" in per_call else "n/a"]
-            for name, value in per_call.items()]
-    print_table(["client", "instructions per token (callgrind)", "official / this"], rows)
-    return per_call
+        lanes["official"] = (["_token_loop.py"], official_path)
+    return instructions_per_call(lanes, calls, "token")
 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
@@ -91,7 +62,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     print_header("get_client_access_token with an access key")
     result = run(args.seconds, args.rounds, with_official=not args.no_official)
     if args.instructions:
-        result["instructions"] = instructions_per_call(with_official=not args.no_official)
+        result["instructions"] = token_instructions(with_official=not args.no_official)
     return result
 
 

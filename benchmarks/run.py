@@ -3,7 +3,7 @@
     python benchmarks/run.py            # full run, about 1.5 minutes on 2 cores
     python benchmarks/run.py --quick    # seconds: proves every script works, figures mean little
     python benchmarks/run.py --only sync token
-    python benchmarks/run.py --instructions   # adds load-independent instruction counts for the token benchmark
+    python benchmarks/run.py --instructions   # adds load-independent instruction counts (sync, async, token)
 
 Each benchmark is also a script of its own (``bench_*.py --help``) with flags for longer runs.
 """
@@ -52,10 +52,14 @@ def summary_rows(results: Dict[str, Dict[str, Any]]) -> List[List[str]]:
                      f">= {result['target']:g}x", verdict(result["ratio"], result["target"])])
         instructions = result.get("instructions") or {}
         if "official" in instructions:
-            rows.append(["  instructions per token (callgrind)", f"{instructions['ours']:,.0f}",
+            rows.append(["  instructions per call (callgrind)", f"{instructions['ours']:,.0f}",
                          f"official {instructions['official']:,.0f}",
                          fmt_ratio(instructions["official"] / instructions["ours"]), "", ""])
-        for reference in ("raw http.client", "plain aiohttp"):
+        for name, count in instructions.items():
+            if name.startswith("plain"):
+                rows.append([f"  instructions: {name}", f"{count:,.0f}", "",
+                             f"ours = {instructions['ours'] / count:.2f}x of it", "", ""])
+        for reference in ("raw urllib3", "plain aiohttp"):
             if reference in medians:
                 rows.append([f"  reference: {reference}", fmt_rate(medians[reference], " " + unit), "",
                              f"ours = {medians['ours'] / medians[reference]:.0%} of it", "", ""])
@@ -68,7 +72,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Dict[str, Any]]:
     parser.add_argument("--no-official", action="store_true", help="skip the official package")
     parser.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="run only these benchmarks")
     parser.add_argument("--instructions", action="store_true",
-                        help="token benchmark: also count instructions per call with callgrind (~1 minute more)")
+                        help="also count instructions per call with callgrind, load-independent (~8 minutes more)")
     args = parser.parse_args(argv)
     started = time.monotonic()
     results: Dict[str, Dict[str, Any]] = {}
@@ -76,7 +80,7 @@ def main(argv: Optional[List[str]] = None) -> Dict[str, Dict[str, Any]]:
         flags = ["--quick"] if args.quick else []
         if args.no_official and name != "fanout":
             flags.append("--no-official")
-        if args.instructions and name == "token":
+        if args.instructions and name != "fanout":
             flags.append("--instructions")
         results[name] = BENCHMARKS[name](flags)
     print(f"\n== summary ({time.monotonic() - started:.0f} s; medians of interleaved rounds, same run) ==")

@@ -152,3 +152,54 @@ def test_logging_a_streamed_response_leaves_its_body_unread(client: WebPubSubSer
     response = client.send_request(HttpRequest("GET", "/s"), stream=True, logging_enable=True)
     assert "Response body: (streamed)" in sdk_debug_messages(debug_logs)
     assert response.read() == b"stream me"
+
+
+# --- each request is logged once --------------------------------------------------------------------------------
+
+
+def _request_records(caplog: pytest.LogCaptureFixture) -> List[str]:
+    """Records that describe a request, from any azure logger (azure-core's HttpLoggingPolicy included)."""
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.name.startswith("azure")
+            and r.getMessage().startswith(("Request:", "Request URL:"))]
+
+
+def test_the_sync_client_logs_each_request_once(server: RecordingServer, debug_logs: pytest.LogCaptureFixture) -> None:
+    with WebPubSubServiceClient(server.url, "hub", AzureKeyCredential(ACCESS_KEY), logging_enable=True) as client:
+        client.send_to_all("one")
+        client.user_exists("two")
+    assert _request_records(debug_logs) == [
+        f"{LOGGER_NAME}: Request: POST {server.url}/api/hubs/hub/:send?api-version=2024-12-01",
+        f"{LOGGER_NAME}: Request: HEAD {server.url}/api/hubs/hub/users/two?api-version=2024-12-01"]
+    assert not [r for r in debug_logs.records if r.name.startswith("azure") and r.levelno == logging.INFO]
+
+
+def test_the_async_client_logs_each_request_once(server: RecordingServer,
+                                                 debug_logs: pytest.LogCaptureFixture) -> None:
+    import asyncio
+
+    from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient as AsyncClient
+
+    async def send() -> None:
+        async with AsyncClient(server.url, "hub", AzureKeyCredential(ACCESS_KEY), logging_enable=True) as client:
+            await client.send_to_all("one")
+
+    asyncio.run(send())
+    assert _request_records(debug_logs) == [
+        f"{LOGGER_NAME}: Request: POST {server.url}/api/hubs/hub/:send?api-version=2024-12-01"]
+    assert not [r for r in debug_logs.records if r.name.startswith("azure") and r.levelno == logging.INFO]
+
+
+def test_without_logging_enable_requests_are_not_logged_at_any_level(client: WebPubSubServiceClient,
+                                                                      debug_logs: pytest.LogCaptureFixture) -> None:
+    client.send_to_all("quiet")
+    assert _request_records(debug_logs) == []
+
+
+def test_an_http_logging_policy_passed_by_the_caller_still_runs(server: RecordingServer,
+                                                                debug_logs: pytest.LogCaptureFixture) -> None:
+    from azure.core.pipeline.policies import HttpLoggingPolicy
+
+    with WebPubSubServiceClient(server.url, "hub", AzureKeyCredential(ACCESS_KEY),
+                                http_logging_policy=HttpLoggingPolicy()) as client:
+        client.send_to_all("logged by azure-core")
+    assert [record for record in _request_records(debug_logs) if "Request URL:" in record]

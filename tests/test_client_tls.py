@@ -58,6 +58,7 @@ def test_an_untrusted_certificate_is_refused_by_default(make_server: MakeServer,
     assert server.requests == []
 
 
+@pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")  # urllib3 warns of the opt-out
 def test_connection_verify_false_accepts_any_certificate(make_server: MakeServer,
                                                          tls_files: Tuple[str, str]) -> None:
     server = make_server(tls=tls_files)

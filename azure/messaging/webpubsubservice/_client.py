@@ -11,10 +11,11 @@ from azure.core.rest import HttpRequest, HttpResponse
 from typing_extensions import Unpack
 
 from . import _operations as ops
-from ._config import Settings, build_policies, transport_options
+from ._config import ClientClosedError, Settings, build_policies, transport_options
 from ._keywords import PipelineOptions
+from ._pipeline import grouped
 from ._shell import ClientBase, sync_operation, sync_pages
-from ._transport import HttpClientTransport
+from ._transport import Urllib3Transport
 
 Credential = Union[AzureKeyCredential, TokenCredential]
 
@@ -29,7 +30,7 @@ class WebPubSubServiceClient(ClientBase):
     :keyword str api_version: REST API version, default ``2024-12-01``.
     :keyword str reverse_proxy_endpoint: send requests through e.g. API Management; tokens keep the
         service URL as their audience.
-    :keyword transport: an azure-core ``HttpTransport``; the default is a pooled ``http.client`` transport.
+    :keyword transport: an azure-core ``HttpTransport``; the default is a thin one on urllib3.
     :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
     :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
     """
@@ -40,12 +41,12 @@ class WebPubSubServiceClient(ClientBase):
             hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
         self._settings = Settings.create(endpoint, hub, credential, kwargs)
         self._target = self._settings.target
-        transport = kwargs.pop("transport", None) or HttpClientTransport(**transport_options(kwargs))
+        transport = kwargs.pop("transport", None) or Urllib3Transport(**transport_options(kwargs))
+        self._closed = False
+        policies = build_policies(self._settings, kwargs, bearer_policy=BearerTokenCredentialPolicy,
+                                  retry_policy=RetryPolicy, redirect_policy=RedirectPolicy)
         self._pipeline: Pipeline[HttpRequest, HttpResponse] = Pipeline(
-            transport=transport,
-            policies=build_policies(self._settings, kwargs, bearer_policy=BearerTokenCredentialPolicy,
-                                    retry_policy=RetryPolicy, redirect_policy=RedirectPolicy),
-        )
+            transport=transport, policies=grouped(policies))
 
     def send_request(self, request: HttpRequest, *, stream: bool = False,
                      **kwargs: Unpack[PipelineOptions]) -> HttpResponse:
@@ -57,6 +58,8 @@ class WebPubSubServiceClient(ClientBase):
         return self._send(self._own_copy(request, kwargs), stream, dict(kwargs))
 
     def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> HttpResponse:
+        if self._closed:
+            raise ClientClosedError(self)
         return self._pipeline.run(request, stream=stream, **options).http_response
 
     def _run(self, call: "ops.Call[ops.T]") -> "ops.T":
@@ -94,15 +97,18 @@ class WebPubSubServiceClient(ClientBase):
     list_connections_in_group = sync_pages(ops.list_connections_in_group)
 
     def close(self) -> None:
-        """Close the transport and its pooled connections."""
+        """Close the transport and its pooled connections; later calls raise ``ClientClosedError``."""
+        self._closed = True
         self._pipeline.__exit__()
 
     def __enter__(self) -> "WebPubSubServiceClient":
+        if self._closed:
+            raise ClientClosedError(self)
         self._pipeline.__enter__()
         return self
 
     def __exit__(self, *exc_details: Any) -> None:
-        self._pipeline.__exit__(*exc_details)
+        self.close()
 
 
 __all__: List[str] = ["WebPubSubServiceClient"]

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 from azure.core.credentials import AzureKeyCredential
+from azure.core.exceptions import AzureError
 from azure.core.pipeline import policies
 
 from ._endpoint import parse_connection_string, validate_endpoint, validate_hub
 from ._operations import Target
 from ._policies import (
-    LOGGER,
     AccessKeyJwtPolicy,
     RandomRequestIdPolicy,
     RedactedTraceLoggingPolicy,
@@ -22,6 +22,19 @@ from .rest import DEFAULT_API_VERSION
 
 SDK_MONIKER = f"messaging-webpubsubservice/{VERSION}"
 BEARER_SCOPE = "https://webpubsub.azure.com/.default"
+
+
+class ClientClosedError(AzureError, RuntimeError):
+    """A call on a client after ``close()``, or after its ``with``/``async with`` block.
+
+    A closed client does not silently reopen connections: create a new one (or keep one open for the life
+    of the application). Both an ``AzureError``, so handlers for the SDK's errors see it, and a
+    ``RuntimeError``, as a programming error like using a closed file; not a ``ServiceRequestError``,
+    which retry logic would take for a passing network fault and try again.
+    """
+
+    def __init__(self, client: object) -> None:
+        super().__init__(f"{client!r} is closed: create a new client (a closed client does not reopen connections)")
 
 
 @dataclass
@@ -93,8 +106,13 @@ def build_policies(settings: Settings, kwargs: Dict[str, Any], *, bearer_policy:
         kwargs.pop("custom_hook_policy", None) or policies.CustomHookPolicy(**kwargs),
         RedactedTraceLoggingPolicy(kwargs.pop("logging_enable", False)),
         policies.DistributedTracingPolicy(**kwargs),
-        kwargs.pop("http_logging_policy", None) or policies.HttpLoggingPolicy(logger=LOGGER, **kwargs),
     ]
+    # Each request is logged once, by RedactedTraceLoggingPolicy (DEBUG, with logging_enable=True, secrets
+    # redacted); azure-core's HttpLoggingPolicy would log every request again at INFO. One passed as
+    # http_logging_policy= still runs: the caller asked for it.
+    user_logging_policy = kwargs.pop("http_logging_policy", None)
+    if user_logging_policy is not None:
+        chain.append(user_logging_policy)
     return chain
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import logging
+import random
 import re
 import time
-import uuid
 from typing import Any, Dict, Tuple
 
 from azure.core.credentials import AzureKeyCredential
@@ -49,11 +49,21 @@ class AccessKeyJwtPolicy(SansIOHTTPPolicy):  # type: ignore[type-arg]
         return token
 
 
-class RandomRequestIdPolicy(RequestIdPolicy):
-    """azure-core's ``RequestIdPolicy`` with random (version 4) ids instead of time-based ones.
+def random_request_id() -> str:
+    """A random (version 4) UUID from the ``random`` module, which reseeds in forked children.
 
-    ``uuid.uuid1()`` asks libuuid for a time-based id, which on Linux tries the ``uuidd`` socket on every
-    call: three system calls and about 9 microseconds per request, for an id that only has to be unique.
+    ``uuid.uuid1()``, azure-core's choice, asks libuuid for a time-based id, which on Linux tries the
+    ``uuidd`` socket on every call (three system calls, about 9 microseconds); ``uuid.uuid4()`` reads
+    ``os.urandom``, a system call too. A request id has to be unique, not unpredictable.
+    """
+    bits = random.getrandbits(128) & ~(0xF000 << 64) & ~(0xC000 << 48) | (0x4000 << 64) | (0x8000 << 48)
+    digits = "%032x" % bits
+    return f"{digits[:8]}-{digits[8:12]}-{digits[12:16]}-{digits[16:20]}-{digits[20:]}"
+
+
+class RandomRequestIdPolicy(RequestIdPolicy):
+    """azure-core's ``RequestIdPolicy`` with random ids (:func:`random_request_id`) instead of time-based ones.
+
     Per-call ``request_id=`` and the ``request_id``/``auto_request_id`` settings behave as in azure-core.
     """
 
@@ -65,7 +75,7 @@ class RandomRequestIdPolicy(RequestIdPolicy):
     def on_request(self, request: PipelineRequest) -> None:  # type: ignore[type-arg]
         headers = request.http_request.headers
         if self._random_ids and "request_id" not in request.context.options and self._header not in headers:
-            headers[self._header] = str(uuid.uuid4())
+            headers[self._header] = random_request_id()
         super().on_request(request)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Dict, List, Optional, Union
 
 from azure.core.credentials import AzureKeyCredential
@@ -12,11 +13,11 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from typing_extensions import Unpack
 
 from .. import _operations as ops
-from .._config import Settings, build_policies, transport_options
+from .._config import ClientClosedError, Settings, build_policies, transport_options
 from .._keywords import PipelineOptions
+from .._pipeline import grouped
 from .._shell import ClientBase, async_operation, async_pages
-from ._pipeline import inline_sansio
-from ._transport import AsyncioTransport
+from ._transport import AiohttpSessionTransport
 
 AsyncCredential = Union[AzureKeyCredential, AsyncTokenCredential]
 
@@ -32,10 +33,10 @@ class WebPubSubServiceClient(ClientBase):
     :keyword str api_version: REST API version, default ``2024-12-01``.
     :keyword str reverse_proxy_endpoint: send requests through e.g. API Management; tokens keep the
         service URL as their audience.
-    :keyword transport: an azure-core ``AsyncHttpTransport``; the default is a pooled asyncio HTTP/1.1
-        transport that needs no third-party package.
-    :keyword int connection_limit: connections in use at once per host by the default transport (100);
-        further calls wait for a free one.
+    :keyword transport: an azure-core ``AsyncHttpTransport``; the default is a thin one on a single
+        ``aiohttp.ClientSession``.
+    :keyword int connection_limit: connections in use at once by the default transport (100); further calls
+        wait for a free one.
     :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
     :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
     """
@@ -46,12 +47,13 @@ class WebPubSubServiceClient(ClientBase):
             hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
         self._settings = Settings.create(endpoint, hub, credential, kwargs)
         self._target = self._settings.target
-        transport = kwargs.pop("transport", None) or AsyncioTransport(
+        transport = kwargs.pop("transport", None) or AiohttpSessionTransport(
             connection_limit=kwargs.pop("connection_limit", 100), **transport_options(kwargs))
         policies = build_policies(self._settings, kwargs, bearer_policy=AsyncBearerTokenCredentialPolicy,
                                   retry_policy=AsyncRetryPolicy, redirect_policy=AsyncRedirectPolicy)
         self._pipeline: AsyncPipeline[HttpRequest, AsyncHttpResponse] = AsyncPipeline(
-            transport=transport, policies=inline_sansio(policies))
+            transport=transport, policies=grouped(policies, asynchronous=True))
+        self._opened = self._closed = False
 
     async def send_request(self, request: HttpRequest, *, stream: bool = False,
                            **kwargs: Unpack[PipelineOptions]) -> AsyncHttpResponse:
@@ -63,6 +65,9 @@ class WebPubSubServiceClient(ClientBase):
         return await self._send(self._own_copy(request, kwargs), stream, dict(kwargs))
 
     async def _send(self, request: HttpRequest, stream: bool, options: Dict[str, Any]) -> AsyncHttpResponse:
+        if self._closed:
+            raise ClientClosedError(self)
+        self._opened = True
         return (await self._pipeline.run(request, stream=stream, **options)).http_response
 
     async def _run(self, call: "ops.Call[ops.T]") -> "ops.T":
@@ -100,15 +105,23 @@ class WebPubSubServiceClient(ClientBase):
     list_connections_in_group = async_pages(ops.list_connections_in_group)
 
     async def close(self) -> None:
-        """Close the transport and every pooled connection."""
+        """Close the transport and every pooled connection; later calls raise ``ClientClosedError``."""
+        self._closed = True
         await self._pipeline.__aexit__()
 
     async def __aenter__(self) -> "WebPubSubServiceClient":
+        if self._closed:
+            raise ClientClosedError(self)
         await self._pipeline.__aenter__()
         return self
 
     async def __aexit__(self, *exc_details: Any) -> None:
-        await self._pipeline.__aexit__(*exc_details)
+        await self.close()
+
+    def __del__(self, _warn: Any = warnings.warn) -> None:
+        # Connections opened in an event loop can only be closed from it: `await close()` is the caller's job.
+        if getattr(self, "_opened", False) and not self._closed:
+            _warn(f"unclosed {self!r}: use `async with` or `await client.close()`", ResourceWarning, source=self)
 
 
 __all__: List[str] = ["WebPubSubServiceClient"]

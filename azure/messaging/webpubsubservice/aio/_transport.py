@@ -1,307 +1,279 @@
-"""A lean azure-core async transport: HTTP/1.1 over pooled asyncio connections, no third-party package.
+"""The default async transport: a thin azure-core ``AsyncHttpTransport`` on one reused ``aiohttp.ClientSession``.
 
-Web PubSub calls are small requests with small (mostly empty) responses, so the per-call cost of a
-general-purpose client dominates. This transport writes the request in one go and parses the response in
-the protocol callback; see ``_connection.py``.
+aiohttp does the HTTP: parsing, the connection pool (``connection_limit`` connections at a time), proxies
+(``CONNECT`` tunnels, TLS to ``https://`` proxies) and TLS. This module maps azure-core's options onto it,
+bounds decoded bodies (``_network``) and turns every library error into azure-core's family, as the sync
+transport does: ``ServiceRequestError`` when nothing reached the service, ``ServiceResponseError`` when the
+request may have (their ``*TimeoutError`` subclasses for timeouts), ``DecodeError`` for an undecodable body.
 """
 
 from __future__ import annotations
 
 import asyncio
-import socket
 import ssl
-from base64 import b64encode
-from typing import Any, AsyncIterator, Dict, List, Mapping, Optional, Tuple, Union
-from urllib.parse import unquote, urlsplit
+import weakref
+from typing import Any, AsyncIterator, Dict, Mapping, Optional, Tuple, Union
 
-from azure.core.exceptions import ServiceRequestError, ServiceRequestTimeoutError, ServiceResponseError
+from azure.core.exceptions import (
+    AzureError,
+    ServiceRequestError,
+    ServiceRequestTimeoutError,
+    ServiceResponseError,
+    ServiceResponseTimeoutError,
+)
 from azure.core.pipeline.transport import AsyncHttpTransport
 from azure.core.rest import AsyncHttpResponse, HttpRequest
 from azure.core.rest._http_response_impl_async import AsyncHttpResponseImpl  # the documented base for transports
-from azure.core.utils import case_insensitive_dict
 
-from .._network import Cert, NetworkSettings
-from .._transport import IDEMPOTENT_METHODS, PrivateAttributesMixin, _body as sync_body
-from ._connection import HttpConnection, ResponseHead, StaleConnectionError, decompressor_for
-from ._pool import ConnectionPool
+from .._network import (
+    MAX_RESPONSE_HEADERS,
+    BodyDecoder,
+    Cert,
+    ProxyRoutes,
+    Verify,
+    authority,
+    body_failure,
+    connection_config,
+    decoded,
+    request_body,
+    request_headers,
+    split_proxy_url,
+    tls_context,
+)
+from .._transport import DirectAttributesMixin
 
-_PoolKey = Tuple[str, str, Optional[str], Any, Any]  # scheme, host:port, proxy, verify, cert
-_NO_CONTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS", "TRACE"})
+try:
+    import aiohttp
+    from aiohttp.connector import Connection
+    from yarl import URL
+except ImportError as missing:  # pragma: no cover - exercised in a subprocess by the tests
+    raise ImportError(
+        "azure.messaging.webpubsubservice.aio needs aiohttp: pip install \"azure-messaging-webpubsubservice[aio]\" "
+        "(or, from a clone of this repository, pip install \".[aio]\")") from missing
+
+_BODY_ERRORS = (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError)
+_Tls = Union[bool, ssl.SSLContext]
 
 
-class AsyncioTransportResponse(PrivateAttributesMixin, AsyncHttpResponseImpl):
-    """An ``azure.core.rest.AsyncHttpResponse``; ``content`` is loaded unless the call asked to stream."""
+class _Connector(aiohttp.TCPConnector):
+    """aiohttp's connector, minus one hazard: bytes that arrive on a pooled connection while it sits idle
+    (a stray or injected response) would be read as the answer to the next request sent on it."""
 
-    def __init__(self, request: HttpRequest, head: ResponseHead, body: Optional[bytes],
-                 stream: Optional["_Stream"], block_size: int) -> None:
-        headers = case_insensitive_dict(head.headers)
-        super().__init__(
-            request=request, internal_response=stream, status_code=head.status, reason=head.reason,
-            content_type=headers.get("content-type"), headers=headers, block_size=block_size,
-            stream_download_generator=_stream_download,
-        )
-        if body is not None:
-            self._content = body
-            self._is_closed = True
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._handed_out: "weakref.WeakSet[Any]" = weakref.WeakSet()
+
+    async def connect(self, *args: Any, **kwargs: Any) -> Connection:
+        for _ in range(3):  # a server that talks before it is asked gets its connection used in the end
+            connection = await super().connect(*args, **kwargs)
+            protocol = connection.protocol
+            if protocol is None:
+                return connection
+            if protocol not in self._handed_out:  # a new connection
+                self._handed_out.add(protocol)
+                return connection
+            if not protocol.should_close:
+                return connection
+            connection.close()
+        return connection
+
+
+class AiohttpTransportResponse(DirectAttributesMixin, AsyncHttpResponseImpl):
+    """An ``azure.core.rest.AsyncHttpResponse`` over an ``aiohttp.ClientResponse``."""
+
+    def __init__(self, request: HttpRequest, raw: aiohttp.ClientResponse, block_size: int) -> None:
+        headers: Any = raw.headers  # case-insensitive, read-only
+        super().__init__(request=request, internal_response=raw, status_code=raw.status, reason=raw.reason or "",
+                         content_type=headers.get("content-type"), headers=headers, block_size=block_size,
+                         stream_download_generator=_stream_body)
+
+    async def load(self) -> None:
+        raw: aiohttp.ClientResponse = self._internal_response
+        try:
+            body = await raw.read()  # aiohttp gives the connection back to its pool
+        except _BODY_ERRORS as error:
+            raw.close()
+            raise _body_error(error) from error
+        self._is_closed = True
+        self._content = decoded(self._headers, body)
 
     async def close(self) -> None:
-        if not self.is_closed:
+        if not self._is_closed:
             self._is_closed = True
-            if self._internal_response is not None:
-                self._internal_response.release(finished=self._is_stream_consumed)
+            # A body read to its end goes back to the pool; aiohttp closes a connection left mid-body.
+            self._internal_response.release()
+
+    def __del__(self) -> None:
+        # A streamed response dropped unread would hold its connection for good: aiohttp's pool keeps the
+        # ClientResponse alive through its body's callbacks, so aiohttp's own release-on-collection never runs.
+        if not getattr(self, "_is_closed", True):
+            self._internal_response.close()
 
 
-class _Stream:
-    """The connection behind a streamed response, handed back to the pool once the body is read."""
-
-    __slots__ = ("connection", "pool", "read_timeout", "decompressor")
-
-    def __init__(self, connection: HttpConnection, pool: ConnectionPool, read_timeout: float,
-                 head: ResponseHead) -> None:
-        self.connection: Optional[HttpConnection] = connection
-        self.pool = pool
-        self.read_timeout = read_timeout
-        self.decompressor = decompressor_for(head.headers)
-
-    def release(self, finished: bool) -> None:
-        connection, self.connection = self.connection, None
-        if connection is not None:
-            self.pool.release(connection, reusable=finished)
-
-
-async def _stream_download(pipeline: Any, response: AsyncioTransportResponse, *, decompress: bool = True,
-                           **kwargs: Any) -> AsyncIterator[bytes]:
-    stream: _Stream = response._internal_response  # pylint: disable=protected-access
-    decompressor = stream.decompressor if decompress else None
-    finished = False
+async def _stream_body(pipeline: Any, response: AiohttpTransportResponse, *, decompress: bool = True,
+                       **kwargs: Any) -> AsyncIterator[bytes]:
+    raw: aiohttp.ClientResponse = response._internal_response  # pylint: disable=protected-access
+    decoder = BodyDecoder(response.headers.get("content-encoding") if decompress else None)
     try:
-        while stream.connection is not None:
-            chunk = await stream.connection.read_chunk(stream.read_timeout)
-            if not chunk:
-                finished = True
-                break
-            yield decompressor.decompress(chunk) if decompressor else chunk
-        tail = decompressor.flush() if decompressor is not None else b""
+        async for chunk in raw.content.iter_chunked(response._block_size):  # pylint: disable=protected-access
+            yield decoder.decode(chunk)
+        tail = decoder.finish()
         if tail:
             yield tail
-        response._is_stream_consumed = True  # pylint: disable=protected-access
+    except _BODY_ERRORS as error:
+        raise _body_error(error) from error
     finally:
-        stream.release(finished)
-        response._is_closed = True  # pylint: disable=protected-access
+        await response.close()
 
 
-class AsyncioTransport(AsyncHttpTransport):  # type: ignore[type-arg]
+class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
     """The async transport used by default by :class:`~azure.messaging.webpubsubservice.aio.WebPubSubServiceClient`.
+
+    One ``aiohttp.ClientSession`` serves every call; it is created in the running event loop on the first
+    call and closed by ``close()``. Connections are pooled per scheme, host, port, proxy and TLS settings.
 
     :keyword float connection_timeout: seconds to wait for a connection (default 300).
     :keyword float read_timeout: seconds to wait for response data (default 300).
-    :keyword connection_verify: ``True`` (default), ``False`` or a CA bundle path.
+    :keyword connection_verify: ``True`` (default), ``False``, or a CA bundle file or directory.
     :keyword connection_cert: a client certificate file, or ``(certfile, keyfile)``.
-    :keyword proxies: ``{"http": url, "https": url}``; by default the ``*_PROXY`` environment variables.
-    :keyword int connection_limit: connections in use at once per host (default 100); further calls queue.
+    :keyword proxies: ``{"http": url, "https": url}``; by default the ``*_PROXY``/``NO_PROXY`` environment
+        variables, read once here. ``https://`` proxies are spoken to over TLS; ``user:password@`` in a proxy
+        URL is sent as ``Proxy-Authorization``.
+    :keyword int connection_limit: connections in use at once (default 100); further calls wait for one.
     """
 
     def __init__(self, *, connection_timeout: float = 300, read_timeout: float = 300,
-                 connection_verify: Union[bool, str] = True, connection_cert: Cert = None,
-                 proxies: Optional[Mapping[str, str]] = None, connection_limit: int = 100,
-                 use_env_settings: bool = True, block_size: int = 65536, **kwargs: Any) -> None:
-        self._connection_timeout = connection_timeout
-        self._read_timeout = read_timeout
-        self._network = NetworkSettings(verify=connection_verify, cert=connection_cert, proxies=proxies,
-                                        use_env_settings=use_env_settings)
+                 connection_verify: Verify = True, connection_cert: Cert = None,
+                 proxies: Optional[Mapping[str, str]] = None, use_env_settings: bool = True,
+                 connection_limit: int = 100, connection_data_block_size: int = 65536, **kwargs: Any) -> None:
+        self.connection_config = connection_config(connection_timeout, read_timeout, connection_verify,
+                                                   connection_cert, connection_data_block_size)
+        self._routes = ProxyRoutes(proxies, use_env_settings)
         self._limit = connection_limit
-        self._block_size = block_size
-        self._pools: Dict[_PoolKey, ConnectionPool] = {}
+        # No bound on waiting for a free connection: a call queued behind `connection_limit` others waits its turn.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection_timeout, sock_read=read_timeout)
+        self._tls: Dict[Tuple[Verify, Cert], _Tls] = {(True, None): True, (False, None): False}
+        self._default_tls = self._tls_for(connection_verify, connection_cert)
+        self._session: Optional[aiohttp.ClientSession] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
-
-    # -- azure-core transport protocol -------------------------------------------------------------------
 
     async def open(self) -> None:
         pass
 
     async def close(self) -> None:
-        if asyncio.get_running_loop() is not self._loop:
-            self._forget_other_loop()
+        session, self._session = self._session, None
+        if session is None:
             return
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            await pool.close()
+        if self._loop is asyncio.get_running_loop():
+            await session.close()
+        else:
+            session.detach()  # its connections belong to another (likely closed) event loop
 
-    async def __aenter__(self) -> "AsyncioTransport":
+    async def __aenter__(self) -> "AiohttpSessionTransport":
         return self
 
     async def __aexit__(self, *args: Any) -> None:
         await self.close()
 
     async def send(self, request: HttpRequest, *, stream: bool = False,
-                   **kwargs: Any) -> AsyncHttpResponse:
-        parts = urlsplit(request.url)
-        scheme = parts.scheme.lower()
-        host = parts.hostname
-        if scheme not in ("http", "https") or not host:
-            raise ServiceRequestError(f"cannot send to {request.url!r}: only absolute http(s) URLs are supported")
-        proxy = self._network.proxy_for(scheme, host, kwargs.get("proxies"))
-        verify = kwargs.get("connection_verify")
-        cert = kwargs.get("connection_cert")
-        connection_timeout = kwargs.get("connection_timeout") or self._connection_timeout
-        read_timeout = kwargs.get("read_timeout") or self._read_timeout
-        target = request.url if proxy and scheme == "http" else (parts.path or "/") + (
-            "?" + parts.query if parts.query else "")
-        body = await _request_body(request)
-        head = _serialize_head(request, target, parts.netloc, body, proxy if scheme == "http" else None)
-        method = request.method.upper()
-
-        pool = self._pool_for((scheme, parts.netloc, proxy, verify, cert))
-
-        async def connect() -> HttpConnection:
-            return await self._connect(scheme, host or "", parts.port, proxy, verify, cert,
-                                       connection_timeout, read_timeout)
-
-        for attempt in (1, 2):
-            connection, reused = await pool.acquire(connect, connection_timeout)
-            try:
-                connection.send(head, body, head_only=method == "HEAD", streaming=stream)
-                response_head = await connection.read_head(read_timeout)
-                if stream:
-                    handle = _Stream(connection, pool, read_timeout, response_head)
-                    return AsyncioTransportResponse(request, response_head, None, handle, self._block_size)
-                content = await connection.read_body(read_timeout)
-            except StaleConnectionError:
-                pool.release(connection, reusable=False)
-                # Closed without an answer just as we wrote: the server may have acted on the request, so
-                # only idempotent requests go again (a send must never be delivered twice).
-                if reused and attempt == 1 and method in IDEMPOTENT_METHODS:
-                    continue
-                raise
-            except BaseException:
-                pool.release(connection, reusable=False)  # cancelled or failed mid-exchange: never reuse
-                raise
-            pool.release(connection, reusable=True)
-            decompressor = decompressor_for(response_head.headers) if content else None
-            if decompressor is not None:
-                content = decompressor.decompress(content) + decompressor.flush()
-            return AsyncioTransportResponse(request, response_head, content, None, self._block_size)
-        raise AssertionError("unreachable")  # pragma: no cover
-
-    # -- connections -------------------------------------------------------------------------------------
-
-    def _pool_for(self, key: _PoolKey) -> ConnectionPool:
-        loop = asyncio.get_running_loop()
-        if loop is not self._loop:
-            # Connections belong to the loop that opened them; a new loop (a second asyncio.run) starts afresh.
-            self._forget_other_loop()
-            self._loop = loop
-        pool = self._pools.get(key)
-        if pool is None:
-            pool = self._pools[key] = ConnectionPool(self._limit, self._limit)
-        return pool
-
-    def _forget_other_loop(self) -> None:
-        pools, self._pools = list(self._pools.values()), {}
-        for pool in pools:
-            pool.abandon()
-
-    async def _connect(self, scheme: str, host: str, port: Optional[int], proxy: Optional[str], verify: Any,
-                       cert: Cert, connection_timeout: float, read_timeout: float) -> HttpConnection:
-        loop = asyncio.get_running_loop()
-        default_port = 443 if scheme == "https" else 80
-        connect_host, connect_port, proxy_authorization = host, port or default_port, None
+                   proxies: Optional[Mapping[str, str]] = None, **kwargs: Any) -> AsyncHttpResponse:
+        config = self.connection_config
+        url = request.url
+        proxy = self._routes.route(url, proxies)
+        headers = request_headers(request)
+        proxy_url, proxy_headers = None, None
         if proxy:
-            proxy_parts = urlsplit(proxy if "://" in proxy else "http://" + proxy)
-            connect_host, connect_port = proxy_parts.hostname or "", proxy_parts.port or 80
-            proxy_authorization = _basic_authorization(proxy_parts.username, proxy_parts.password)
-        tls = self._network.ssl_context(verify, cert) if scheme == "https" else None
-        tunnel = bool(proxy and tls)
+            proxy_url, authorization = split_proxy_url(proxy)
+            if authorization and url[:6].lower() == "https:":
+                proxy_headers = {"Proxy-Authorization": authorization}  # sent with CONNECT only
+            elif authorization:
+                headers["Proxy-Authorization"] = authorization  # the request itself goes to the proxy
+        timeout, tls = self._timeout, self._default_tls
+        if kwargs:
+            if "connection_timeout" in kwargs or "read_timeout" in kwargs:
+                timeout = aiohttp.ClientTimeout(total=None,
+                                                sock_connect=kwargs.get("connection_timeout", config.timeout),
+                                                sock_read=kwargs.get("read_timeout", config.read_timeout))
+            if "connection_verify" in kwargs or "connection_cert" in kwargs:
+                tls = self._tls_for(kwargs.get("connection_verify", config.verify),
+                                    kwargs.get("connection_cert", config.cert))
+        content: Any = getattr(request, "content", None)
+        session = self._session_in_this_loop()
         try:
-            _, connection = await asyncio.wait_for(
-                loop.create_connection(lambda: HttpConnection(loop), connect_host, connect_port,
-                                       ssl=None if tunnel else tls,
-                                       server_hostname=None if tunnel or not tls else host),
-                connection_timeout)
-            if tunnel:
-                connection = await asyncio.wait_for(
-                    _open_tunnel(loop, connection, host, port or default_port, tls, proxy_authorization, read_timeout),
-                    connection_timeout)
-        except asyncio.TimeoutError as error:
-            raise ServiceRequestTimeoutError(f"could not connect to {connect_host}: timed out", error=error) from None
-        except ServiceResponseError as error:
-            raise ServiceRequestError(f"could not open a tunnel through {proxy}: {error}", error=error) from None
-        except (OSError, ssl.SSLError) as error:
-            raise ServiceRequestError(f"could not connect to {connect_host}: {error}", error=error) from error
-        sock = connection.transport.get_extra_info("socket") if connection.transport else None
-        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        return connection
+            body = await _joined(content) if hasattr(content, "__aiter__") else request_body(request)
+            raw = await session.request(
+                request.method, URL(url, encoded=True),  # as signed: the token's audience is this exact URL
+                data=body, headers=headers, allow_redirects=False, ssl=tls, proxy=proxy_url,
+                proxy_headers=proxy_headers, timeout=timeout)
+        except (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError) as error:
+            raise _azure_error(error, url, proxy) from error
+        except asyncio.CancelledError:
+            if session.closed and not _cancelling():  # close() cancelled our wait for a free connection
+                raise ServiceRequestError("the transport was closed while the call waited for a connection") from None
+            raise
+        if len(raw.raw_headers) > MAX_RESPONSE_HEADERS:
+            raw.close()
+            raise ServiceResponseError(f"the response from {authority(url)} has more than {MAX_RESPONSE_HEADERS} "
+                                       "header fields: refused")
+        response = AiohttpTransportResponse(request, raw, config.data_block_size)
+        if not stream:
+            await response.load()
+        return response
+
+    def _session_in_this_loop(self) -> aiohttp.ClientSession:
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop:
+            if self._session is not None:
+                self._session.detach()  # a client used from a second event loop starts afresh there
+            self._session = aiohttp.ClientSession(
+                connector=_Connector(limit=self._limit), timeout=self._timeout,
+                auto_decompress=False,  # decoded here, with a bound on the size
+                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)  # proxies come from ProxyRoutes
+            self._loop = loop
+        return self._session
+
+    def _tls_for(self, verify: Verify, cert: Cert) -> _Tls:
+        # One object per setting: aiohttp pools connections per TLS object, so each setting gets its own.
+        tls = self._tls.get((verify, cert))
+        if tls is None:
+            tls = self._tls[(verify, cert)] = tls_context(verify, cert)
+        return tls
 
 
-async def _open_tunnel(loop: asyncio.AbstractEventLoop, connection: HttpConnection, host: str, port: int,
-                       tls: Optional[ssl.SSLContext], proxy_authorization: Optional[str],
-                       read_timeout: float) -> HttpConnection:
-    """``CONNECT host:port`` through an HTTP proxy, then TLS to the service inside the tunnel."""
-    authority = f"{host}:{port}"
-    lines = [f"CONNECT {authority} HTTP/1.1", f"Host: {authority}"]
-    if proxy_authorization:
-        lines.append(f"Proxy-Authorization: {proxy_authorization}")
-    connection.send(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"), None, head_only=True, streaming=False)
-    try:
-        head = await connection.read_head(read_timeout)
-        if not 200 <= head.status < 300:
-            raise ServiceResponseError(f"the proxy answered {head.status} {head.reason}")
-        assert connection.transport is not None
-        tls_transport = await loop.start_tls(connection.transport, connection, tls,  # type: ignore[arg-type]
-                                             server_hostname=host)
-    except BaseException:
-        connection.abort()
-        raise
-    connection.transport = tls_transport
-    return connection
+def _cancelling() -> bool:
+    """Whether the running task is being cancelled (knowable from Python 3.11; assumed not before)."""
+    cancelling = getattr(asyncio.current_task(), "cancelling", None)
+    return bool(cancelling()) if cancelling is not None else False
 
 
-async def _request_body(request: HttpRequest) -> Optional[bytes]:
-    content: Any = getattr(request, "content", None)
-    if hasattr(content, "__aiter__"):
-        return b"".join([chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk)
-                         async for chunk in content])
-    return sync_body(request)
+async def _joined(content: Any) -> bytes:
+    return b"".join([chunk.encode("utf-8") if isinstance(chunk, str) else bytes(chunk) async for chunk in content])
 
 
-def _serialize_head(request: HttpRequest, target: str, netloc: str, body: Optional[bytes],
-                    http_proxy: Optional[str]) -> bytes:
-    lines = [f"{request.method} {target} HTTP/1.1"]
-    names = set()
-    for name, value in request.headers.items():
-        lowered = name.lower()
-        if lowered in ("content-length", "transfer-encoding"):
-            continue  # framing is ours to decide: the body is sent whole with its length
-        names.add(lowered)
-        lines.append(f"{name}: {value}")
-    if "host" not in names:
-        lines.insert(1, f"Host: {netloc}")
-    if body is not None or request.method.upper() not in _NO_CONTENT_METHODS:
-        lines.append(f"Content-Length: {len(body) if body else 0}")
-    if http_proxy and "proxy-authorization" not in names:
-        proxy_parts = urlsplit(http_proxy if "://" in http_proxy else "http://" + http_proxy)
-        authorization = _basic_authorization(proxy_parts.username, proxy_parts.password)
-        if authorization:
-            lines.append(f"Proxy-Authorization: {authorization}")
-    head = "\r\n".join(lines)
-    # One check for the whole head: a CR or LF anywhere but between lines would smuggle in a header.
-    separators = len(lines) - 1
-    if head.count("\n") != separators or head.count("\r") != separators or "\0" in head:
-        raise ServiceRequestError("a request header or the URL contains a line break or NUL")
-    head += "\r\n\r\n"
-    try:
-        return head.encode("latin-1")
-    except UnicodeEncodeError:
-        # RFC 9110 allows only ISO-8859-1 in field values; UTF-8 is what servers in practice accept.
-        return head.encode("utf-8")
+def _azure_error(error: BaseException, url: str, proxy: Optional[str]) -> AzureError:
+    """The azure-core error for an aiohttp failure (see ``_transport._azure_error`` for the rule)."""
+    target = f"proxy {authority(split_proxy_url(proxy)[0])}" if proxy else authority(url)
+    if isinstance(error, aiohttp.ClientHttpProxyError):
+        return ServiceRequestError(f"the {target} refused the connection: {error.status} {error.message}", error=error)
+    if isinstance(error, aiohttp.ClientSSLError):
+        return ServiceRequestError(f"TLS with {authority(url)} failed: {error}", error=error)
+    if isinstance(error, aiohttp.ClientConnectorError):
+        where = target if isinstance(error, aiohttp.ClientProxyConnectionError) else authority(url)
+        return ServiceRequestError(f"could not connect to {where}: {error.os_error}", error=error)
+    if isinstance(error, aiohttp.ConnectionTimeoutError):
+        return ServiceRequestTimeoutError(f"could not connect to {target} within the connection timeout", error=error)
+    if isinstance(error, (aiohttp.InvalidURL, ValueError)) and not isinstance(error, aiohttp.ClientResponseError):
+        return ServiceRequestError(f"invalid request: {error}", error=error)
+    if isinstance(error, asyncio.TimeoutError):
+        return ServiceResponseTimeoutError(f"no response from {target} within the read timeout", error=error)
+    return ServiceResponseError(f"the response from {target} failed: {_detail(error)}", error=error)
 
 
-def _basic_authorization(username: Optional[str], password: Optional[str]) -> Optional[str]:
-    if not username:
-        return None
-    credentials = f"{unquote(username)}:{unquote(password or '')}"
-    return "Basic " + b64encode(credentials.encode()).decode()
+def _body_error(error: BaseException) -> AzureError:
+    return body_failure(error, _detail(error), timed_out=isinstance(error, asyncio.TimeoutError))
 
 
-__all__: List[str] = ["AsyncioTransport", "AsyncioTransportResponse"]
+def _detail(error: BaseException) -> str:
+    if isinstance(error, aiohttp.ClientResponseError):
+        return f"{error.status}, {error.message}"
+    return str(error) or type(error).__name__
