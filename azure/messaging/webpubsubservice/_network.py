@@ -7,13 +7,12 @@ turns azure-core's options into theirs, so that both transports make the same ch
 
 from __future__ import annotations
 
-import base64
 import os
 import ssl
 import urllib.request
 import zlib
 from typing import Any, Dict, Mapping, Optional, Tuple, Union, cast
-from urllib.parse import unquote, urlsplit
+from urllib.parse import urlsplit
 
 from azure.core.configuration import ConnectionConfiguration
 from azure.core.exceptions import (
@@ -39,23 +38,22 @@ ACCEPT_ENCODING = "gzip, deflate"
 MAX_RESPONSE_HEADERS = 100
 
 
-def connection_config(connection_timeout: float, read_timeout: float, verify: Verify, cert: Cert,
-                      block_size: int) -> ConnectionConfiguration:
-    """The transport options, where azure-core keeps them (its ``RetryPolicy`` reads the timeout there)."""
-    return ConnectionConfiguration(connection_timeout=connection_timeout, read_timeout=read_timeout,
-                                   connection_verify=verify, connection_cert=cast(Any, cert),
-                                   connection_data_block_size=block_size)
+class TransportOptions:
+    """The azure-core options both default transports take, read once when the client is built.
 
-
-class ProxyRoutes:
-    """Which proxy a request goes through.
-
-    ``proxies=`` (``{"http": url, "https": url, "all": url}``) wins; without it the ``HTTP_PROXY``,
-    ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` environment variables apply (``use_env_settings=False``
-    ignores them). The environment is read once, here, when the client is built: not per request.
+    ``connection_config`` is where azure-core keeps them (its ``RetryPolicy`` reads the timeout there).
+    Proxies: ``proxies=`` (``{"http": url, "https": url, "all": url}``) wins; without it the
+    ``HTTP_PROXY``, ``HTTPS_PROXY``, ``ALL_PROXY`` and ``NO_PROXY`` environment variables apply
+    (``use_env_settings=False`` ignores them), read here and not per request.
     """
 
-    def __init__(self, proxies: Optional[Mapping[str, str]], use_env_settings: bool) -> None:
+    def __init__(self, *, connection_timeout: float = 300, read_timeout: float = 300,
+                 connection_verify: Verify = True, connection_cert: Cert = None,
+                 proxies: Optional[Mapping[str, str]] = None, use_env_settings: bool = True,
+                 connection_data_block_size: int = 65536, **kwargs: Any) -> None:
+        self.connection_config = ConnectionConfiguration(
+            connection_timeout=connection_timeout, read_timeout=read_timeout, connection_verify=connection_verify,
+            connection_cert=cast(Any, connection_cert), connection_data_block_size=connection_data_block_size)
         self._bypass: Dict[str, bool] = {}
         self._no_proxy: Optional[str] = None
         if proxies is not None:
@@ -66,16 +64,23 @@ class ProxyRoutes:
         else:
             self._proxies = {}
 
+    def timeouts(self, options: Mapping[str, Any]) -> Optional[Tuple[float, float]]:
+        """Per-call ``(connection_timeout, read_timeout)``, or None when the call keeps the client's."""
+        if "connection_timeout" not in options and "read_timeout" not in options:
+            return None
+        config = self.connection_config
+        return options.get("connection_timeout", config.timeout), options.get("read_timeout", config.read_timeout)
+
     def route(self, url: str, per_call: Optional[Mapping[str, str]] = None) -> Optional[str]:
-        """The proxy URL for ``url``, or None to connect directly."""
+        """The proxy URL (always with a scheme) for ``url``, or None to connect directly."""
         proxies = per_call or self._proxies
         if not proxies:
             return None
         scheme = url.partition(":")[0].lower()
         proxy = proxies.get(scheme) or proxies.get("all")
-        if proxy and self._no_proxy and not per_call and self._bypasses(urlsplit(url).hostname or ""):
+        if not proxy or self._no_proxy and not per_call and self._bypasses(urlsplit(url).hostname or ""):
             return None
-        return proxy
+        return proxy if "://" in proxy else "http://" + proxy
 
     def _bypasses(self, host: str) -> bool:
         bypass = self._bypass.get(host)
@@ -87,6 +92,29 @@ class ProxyRoutes:
         return bypass
 
 
+class ThinResponse:
+    """What both transports' responses share: azure-core's ``HttpResponseImpl`` (or its async twin) over the
+    library's response object, whose ``status``, ``reason`` and case-insensitive ``headers`` read alike.
+
+    azure-core's responses send every attribute assignment through a back-compat hook that maps legacy
+    public names (``internal_response``) onto private fields: a dozen Python calls per response. Ours are
+    assigned directly; azure-core never assigns those names (``HttpResponse`` has them as read-only
+    properties).
+    """
+
+    __setattr__ = object.__setattr__
+
+    def __init__(self, request: HttpRequest, raw: Any, block_size: int) -> None:
+        super().__init__(  # type: ignore[call-arg]
+            request=request, internal_response=raw, status_code=raw.status, reason=raw.reason or "",
+            content_type=raw.headers.get("content-type"), headers=raw.headers, block_size=block_size,
+            stream_download_generator=self.stream_body)
+
+    @staticmethod
+    def stream_body(pipeline: Any, response: Any, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+
 def authority(url: str) -> str:
     """``host:port`` of an http(s) URL, for error messages (IPv6 hosts in brackets)."""
     parts = urlsplit(url if "://" in url else "http://" + url)
@@ -96,22 +124,6 @@ def authority(url: str) -> str:
     except ValueError:
         port = "?"  # type: ignore[assignment]
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def split_proxy_url(proxy: str) -> Tuple[str, Optional[str]]:
-    """``http://user:p%40ss@host:3128`` -> (``http://host:3128``, ``Basic dXNlcjpwQHNz``).
-
-    The credentials go in a ``Proxy-Authorization`` header, for ``http://`` endpoints (sent with each
-    request) and ``https://`` endpoints (sent with ``CONNECT``) alike; never in the URL the library sees.
-    """
-    if "://" not in proxy:
-        proxy = "http://" + proxy
-    parts = urlsplit(proxy)
-    if parts.username is None:
-        return proxy, None
-    credentials = f"{unquote(parts.username)}:{unquote(parts.password or '')}"
-    bare = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
-    return bare, "Basic " + base64.b64encode(credentials.encode("utf-8")).decode("ascii")
 
 
 def tls_context(verify: Verify, cert: Cert) -> ssl.SSLContext:

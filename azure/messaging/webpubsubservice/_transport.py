@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
-from typing import Any, Callable, Dict, Iterator, Mapping, Optional, Tuple
+from typing import Any, Dict, Iterator, Mapping, Optional, Tuple
+from urllib.parse import unquote
 
 import urllib3
 from azure.core.exceptions import (
@@ -33,26 +33,25 @@ from urllib3.exceptions import (
     ReadTimeoutError,
     SSLError,
 )
+from urllib3.util import make_headers
 
 from ._network import (
     BodyDecoder,
     Cert,
-    ProxyRoutes,
+    ThinResponse,
+    TransportOptions,
     Verify,
     authority,
     body_failure,
-    connection_config,
     decoded,
     request_body,
     request_headers,
-    split_proxy_url,
 )
 from ._policies import redact_url
 
 # What urllib3 (and http.client under it) raise for a bad body: a negative chunk size is a ValueError,
 # a huge one an OverflowError.
 _BODY_ERRORS = (HTTPError, OSError, ValueError, OverflowError)
-_ManagerKey = Tuple[Optional[str], Verify, Cert]
 _MAX_POOLS = 64  # hosts (per proxy and TLS setting) with connections kept open
 
 
@@ -69,23 +68,8 @@ class _RedactedRequestLines(logging.Filter):
 logging.getLogger("urllib3.connectionpool").addFilter(_RedactedRequestLines())
 
 
-class DirectAttributesMixin:
-    """azure-core's responses send every attribute assignment through a back-compat hook that maps legacy
-    public names (``internal_response``) onto private fields: a dozen Python calls per response. Ours are
-    assigned directly; azure-core never assigns those names (``HttpResponse`` has them as read-only
-    properties)."""
-
-    __setattr__ = object.__setattr__
-
-
-class Urllib3TransportResponse(DirectAttributesMixin, HttpResponseImpl):
+class Urllib3TransportResponse(ThinResponse, HttpResponseImpl):
     """An ``azure.core.rest.HttpResponse`` over a ``urllib3.BaseHTTPResponse``."""
-
-    def __init__(self, request: HttpRequest, raw: urllib3.BaseHTTPResponse, block_size: int) -> None:
-        headers = raw.headers  # case-insensitive; repeated fields read joined by ", "
-        super().__init__(request=request, internal_response=raw, status_code=raw.status, reason=raw.reason or "",
-                         content_type=headers.get("content-type"), headers=headers, block_size=block_size,
-                         stream_download_generator=_stream_body)
 
     def load(self) -> None:
         raw: urllib3.BaseHTTPResponse = self._internal_response
@@ -109,29 +93,28 @@ class Urllib3TransportResponse(DirectAttributesMixin, HttpResponseImpl):
         if not getattr(self, "_is_closed", True):  # a streamed response dropped unread: free its connection
             self.close()
 
+    @staticmethod
+    def stream_body(pipeline: Any, response: Any, *, decompress: bool = True, **kwargs: Any) -> Iterator[bytes]:
+        raw: urllib3.BaseHTTPResponse = response._internal_response  # pylint: disable=protected-access
+        decoder = BodyDecoder(response.headers.get("content-encoding") if decompress else None)
+        try:
+            for chunk in raw.stream(response._block_size, decode_content=False):  # pylint: disable=protected-access
+                yield decoder.decode(chunk)
+            tail = decoder.finish()
+            if tail:
+                yield tail
+        except _BODY_ERRORS as error:
+            raise _body_error(error) from error
+        finally:
+            response.close()
 
-def _stream_body(pipeline: Any, response: Urllib3TransportResponse, *, decompress: bool = True,
-                 **kwargs: Any) -> Iterator[bytes]:
-    raw: urllib3.BaseHTTPResponse = response._internal_response  # pylint: disable=protected-access
-    decoder = BodyDecoder(response.headers.get("content-encoding") if decompress else None)
-    try:
-        for chunk in raw.stream(response._block_size, decode_content=False):  # pylint: disable=protected-access
-            yield decoder.decode(chunk)
-        tail = decoder.finish()
-        if tail:
-            yield tail
-    except _BODY_ERRORS as error:
-        raise _body_error(error) from error
-    finally:
-        response.close()
 
-
-class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
+class Urllib3Transport(TransportOptions, HttpTransport):  # type: ignore[type-arg]
     """The sync transport used by default by :class:`WebPubSubServiceClient`.
 
     Connections are pooled per scheme, host, port, proxy and TLS settings (``connection_verify`` and
-    ``connection_cert``, on the client or per call), so a per-call opt-out never touches another call's
-    connections.
+    ``connection_cert``, on the client or per call: urllib3 keys its pools by them), so a per-call opt-out
+    never touches another call's connections.
 
     :keyword float connection_timeout: seconds to wait for a connection (default 300).
     :keyword float read_timeout: seconds to wait for response data (default 300).
@@ -143,28 +126,24 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
     :keyword int pool_maxsize: idle connections kept per host (default 32).
     """
 
-    def __init__(self, *, connection_timeout: float = 300, read_timeout: float = 300,
-                 connection_verify: Verify = True, connection_cert: Cert = None,
-                 proxies: Optional[Mapping[str, str]] = None, use_env_settings: bool = True,
-                 pool_maxsize: int = 32, connection_data_block_size: int = 65536, **kwargs: Any) -> None:
-        self.connection_config = connection_config(connection_timeout, read_timeout, connection_verify,
-                                                   connection_cert, connection_data_block_size)
-        self._routes = ProxyRoutes(proxies, use_env_settings)
-        self._pool_maxsize = pool_maxsize
-        self._timeout = urllib3.Timeout(connect=connection_timeout, read=read_timeout)
-        self._managers: Dict[_ManagerKey, urllib3.PoolManager] = {}
-        self._pools: Dict[Tuple[str, Verify, Cert], urllib3.HTTPConnectionPool] = {}
-        self._lock = threading.Lock()
+    def __init__(self, *, pool_maxsize: int = 32, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        config = self.connection_config
+        self._timeout = urllib3.Timeout(connect=config.timeout, read=config.read_timeout)
+        # block=False: a thread finding every pooled connection busy opens one more (kept if there is room),
+        # so a streamed response the caller never closes cannot starve later calls.
+        self._pool_options: Dict[str, Any] = {"num_pools": _MAX_POOLS, "maxsize": pool_maxsize, "block": False}
+        self._managers: Dict[Optional[str], urllib3.PoolManager] = {None: urllib3.PoolManager(**self._pool_options)}
+        # The pool for each (origin, proxy, verify, cert), as a manager would pick it minus its per-call parsing,
+        # and the headers an http:// call through a proxy adds (None: a direct or tunnelled call).
+        self._pools: Dict[Tuple[str, Optional[str], Verify, Cert], Tuple[Any, Optional[Dict[str, str]]]] = {}
 
     def open(self) -> None:
         pass
 
     def close(self) -> None:
-        with self._lock:
-            managers = list(self._managers.values())
-            self._managers.clear()
-            self._pools.clear()
-        for manager in managers:
+        self._pools.clear()
+        for manager in list(self._managers.values()):
             manager.clear()
 
     def __enter__(self) -> "Urllib3Transport":
@@ -177,22 +156,21 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
              **kwargs: Any) -> HttpResponse:
         config = self.connection_config
         url = request.url
-        proxy = self._routes.route(url, proxies)
-        verify, cert = kwargs.get("connection_verify", config.verify), kwargs.get("connection_cert", config.cert)
-        timeout = self._timeout
-        if "connection_timeout" in kwargs or "read_timeout" in kwargs:
-            timeout = urllib3.Timeout(connect=kwargs.get("connection_timeout", config.timeout),
-                                      read=kwargs.get("read_timeout", config.read_timeout))
+        proxy = self.route(url, proxies)
+        timeouts = self.timeouts(kwargs)
+        timeout = self._timeout if timeouts is None else urllib3.Timeout(connect=timeouts[0], read=timeouts[1])
+        path_start = url.find("/", url.find("://") + 3)
+        origin, target = (url, "/") if path_start < 0 else (url[:path_start], url[path_start:])
+        headers = request_headers(request)
         try:
-            send: Callable[..., urllib3.BaseHTTPResponse]
-            if proxy is None:  # the pool itself, as PoolManager.urlopen would pick it, minus its per-call parsing
-                pool, target = self._direct_pool(url, verify, cert)
-                send = pool.urlopen
-            else:
-                send, target = self._manager((proxy, verify, cert)).urlopen, url
-            raw = send(request.method, target, body=request_body(request), headers=request_headers(request),
-                       retries=False, redirect=False, assert_same_host=False, timeout=timeout, preload_content=False,
-                       decode_content=False, enforce_content_length=True)  # urllib3 1.26 does not by default
+            pool, forwarded = self._pool(origin, proxy, kwargs.get("connection_verify", config.verify),
+                                         kwargs.get("connection_cert", config.cert))
+            if forwarded is not None:  # an http:// call through a proxy: the proxy is given the whole URL
+                target = url
+                headers.update(forwarded)
+            raw = pool.urlopen(request.method, target, body=request_body(request), headers=headers, retries=False,
+                               redirect=False, assert_same_host=False, timeout=timeout, preload_content=False,
+                               decode_content=False, enforce_content_length=True)  # urllib3 1.26 does not by default
         except (HTTPError, OSError, ValueError) as error:
             raise _azure_error(error, url, proxy) from error
         response = Urllib3TransportResponse(request, raw, config.data_block_size)
@@ -201,45 +179,36 @@ class Urllib3Transport(HttpTransport):  # type: ignore[type-arg]
             response.load()
         return response
 
-    def _direct_pool(self, url: str, verify: Verify, cert: Cert) -> Tuple[urllib3.HTTPConnectionPool, str]:
-        """The pool for ``scheme://host:port`` of ``url`` and the request target (path and query)."""
-        path_start = url.find("/", url.find("://") + 3)
-        origin, target = (url, "/") if path_start < 0 else (url[:path_start], url[path_start:])
-        key = (origin, verify, cert)
-        pool = self._pools.get(key)
-        if pool is None:
-            parsed = urllib3.util.parse_url(origin)
-            pool = self._manager((None, verify, cert)).connection_from_host(parsed.host, parsed.port, parsed.scheme)
-            with self._lock:
-                if len(self._pools) >= _MAX_POOLS // 2:  # so the manager never evicts (closes) a pool kept here
-                    self._pools.clear()
-                self._pools[key] = pool
-        return pool, target
+    def _pool(self, origin: str, proxy: Optional[str], verify: Verify,
+              cert: Cert) -> Tuple[Any, Optional[Dict[str, str]]]:
+        key = (origin, proxy, verify, cert)
+        found = self._pools.get(key)
+        if found is None:
+            manager = self._managers.get(proxy)
+            if manager is None and proxy is not None:
+                # TLS to an https:// proxy uses the same CA settings as the service (urllib3 applies them to both).
+                parsed = urllib3.util.parse_url(proxy)
+                credentials = make_headers(proxy_basic_auth=unquote(parsed.auth)) if parsed.auth else None
+                manager = self._managers.setdefault(proxy, urllib3.ProxyManager(
+                    parsed._replace(auth=None).url, proxy_headers=credentials, **self._pool_options))
+            assert manager is not None
+            pool = manager.connection_from_url(origin, pool_kwargs=_tls_options(verify, cert))
+            forwarded = proxy is not None and origin[:5].lower() == "http:"
+            found = (pool, dict(getattr(manager, "proxy_headers")) if forwarded else None)
+            if len(self._pools) >= _MAX_POOLS // 2:  # so a manager never evicts (closes) a pool kept here
+                self._pools.clear()
+            self._pools[key] = found
+        return found
 
-    def _manager(self, key: _ManagerKey) -> urllib3.PoolManager:
-        manager = self._managers.get(key)
-        if manager is None:
-            with self._lock:
-                manager = self._managers.get(key)
-                if manager is None:
-                    manager = self._managers[key] = self._new_manager(*key)
-        return manager
 
-    def _new_manager(self, proxy: Optional[str], verify: Verify, cert: Cert) -> urllib3.PoolManager:
-        # block=False: a thread finding every pooled connection busy opens one more (kept if there is room),
-        # so a streamed response the caller never closes cannot starve later calls.
-        options: Dict[str, Any] = {"num_pools": _MAX_POOLS, "maxsize": self._pool_maxsize, "block": False,
-                                   "cert_reqs": "CERT_REQUIRED" if verify is not False else "CERT_NONE"}
-        if isinstance(verify, str):
-            options["ca_cert_dir" if os.path.isdir(verify) else "ca_certs"] = verify
-        if cert:
-            options["cert_file"], options["key_file"] = (cert, None) if isinstance(cert, str) else cert
-        if proxy is None:
-            return urllib3.PoolManager(**options)
-        # TLS to an https:// proxy uses the same CA settings as the service (urllib3 applies them to both).
-        proxy_url, authorization = split_proxy_url(proxy)
-        return urllib3.ProxyManager(proxy_url, proxy_headers={"Proxy-Authorization": authorization} if authorization
-                                    else None, **options)
+def _tls_options(verify: Verify, cert: Cert) -> Dict[str, Any]:
+    """``connection_verify``/``connection_cert`` as urllib3's pool settings, which are part of its pool keys."""
+    options: Dict[str, Any] = {"cert_reqs": "CERT_REQUIRED" if verify is not False else "CERT_NONE"}
+    if isinstance(verify, str):
+        options["ca_cert_dir" if os.path.isdir(verify) else "ca_certs"] = verify
+    if cert:
+        options["cert_file"], options["key_file"] = (cert, None) if isinstance(cert, str) else cert
+    return options
 
 
 def _check_head(response: Urllib3TransportResponse) -> None:
@@ -295,4 +264,4 @@ def _tunnel_refused(error: BaseException) -> bool:
 
 def _address(url: str, proxy: Optional[str]) -> str:
     """``host:port`` of the service, or ``proxy host:port`` of the proxy in front of it."""
-    return f"proxy {authority(split_proxy_url(proxy)[0])}" if proxy else authority(url)
+    return f"proxy {authority(proxy)}" if proxy else authority(url)

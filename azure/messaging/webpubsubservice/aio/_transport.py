@@ -29,18 +29,16 @@ from .._network import (
     MAX_RESPONSE_HEADERS,
     BodyDecoder,
     Cert,
-    ProxyRoutes,
+    ThinResponse,
+    TransportOptions,
     Verify,
     authority,
     body_failure,
-    connection_config,
     decoded,
     request_body,
     request_headers,
-    split_proxy_url,
     tls_context,
 )
-from .._transport import DirectAttributesMixin
 
 try:
     import aiohttp
@@ -78,14 +76,8 @@ class _Connector(aiohttp.TCPConnector):
         return connection
 
 
-class AiohttpTransportResponse(DirectAttributesMixin, AsyncHttpResponseImpl):
+class AiohttpTransportResponse(ThinResponse, AsyncHttpResponseImpl):
     """An ``azure.core.rest.AsyncHttpResponse`` over an ``aiohttp.ClientResponse``."""
-
-    def __init__(self, request: HttpRequest, raw: aiohttp.ClientResponse, block_size: int) -> None:
-        headers: Any = raw.headers  # case-insensitive, read-only
-        super().__init__(request=request, internal_response=raw, status_code=raw.status, reason=raw.reason or "",
-                         content_type=headers.get("content-type"), headers=headers, block_size=block_size,
-                         stream_download_generator=_stream_body)
 
     async def load(self) -> None:
         raw: aiohttp.ClientResponse = self._internal_response
@@ -109,24 +101,24 @@ class AiohttpTransportResponse(DirectAttributesMixin, AsyncHttpResponseImpl):
         if not getattr(self, "_is_closed", True):
             self._internal_response.close()
 
+    @staticmethod
+    async def stream_body(pipeline: Any, response: Any, *, decompress: bool = True,
+                          **kwargs: Any) -> AsyncIterator[bytes]:
+        raw: aiohttp.ClientResponse = response._internal_response  # pylint: disable=protected-access
+        decoder = BodyDecoder(response.headers.get("content-encoding") if decompress else None)
+        try:
+            async for chunk in raw.content.iter_chunked(response._block_size):  # pylint: disable=protected-access
+                yield decoder.decode(chunk)
+            tail = decoder.finish()
+            if tail:
+                yield tail
+        except _BODY_ERRORS as error:
+            raise _body_error(error) from error
+        finally:
+            await response.close()
 
-async def _stream_body(pipeline: Any, response: AiohttpTransportResponse, *, decompress: bool = True,
-                       **kwargs: Any) -> AsyncIterator[bytes]:
-    raw: aiohttp.ClientResponse = response._internal_response  # pylint: disable=protected-access
-    decoder = BodyDecoder(response.headers.get("content-encoding") if decompress else None)
-    try:
-        async for chunk in raw.content.iter_chunked(response._block_size):  # pylint: disable=protected-access
-            yield decoder.decode(chunk)
-        tail = decoder.finish()
-        if tail:
-            yield tail
-    except _BODY_ERRORS as error:
-        raise _body_error(error) from error
-    finally:
-        await response.close()
 
-
-class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
+class AiohttpSessionTransport(TransportOptions, AsyncHttpTransport):  # type: ignore[type-arg]
     """The async transport used by default by :class:`~azure.messaging.webpubsubservice.aio.WebPubSubServiceClient`.
 
     One ``aiohttp.ClientSession`` serves every call; it is created in the running event loop on the first
@@ -138,22 +130,18 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
     :keyword connection_cert: a client certificate file, or ``(certfile, keyfile)``.
     :keyword proxies: ``{"http": url, "https": url}``; by default the ``*_PROXY``/``NO_PROXY`` environment
         variables, read once here. ``https://`` proxies are spoken to over TLS; ``user:password@`` in a proxy
-        URL is sent as ``Proxy-Authorization``.
+        URL is sent as ``Proxy-Authorization`` (aiohttp sends it with ``CONNECT`` for https:// endpoints).
     :keyword int connection_limit: connections in use at once (default 100); further calls wait for one.
     """
 
-    def __init__(self, *, connection_timeout: float = 300, read_timeout: float = 300,
-                 connection_verify: Verify = True, connection_cert: Cert = None,
-                 proxies: Optional[Mapping[str, str]] = None, use_env_settings: bool = True,
-                 connection_limit: int = 100, connection_data_block_size: int = 65536, **kwargs: Any) -> None:
-        self.connection_config = connection_config(connection_timeout, read_timeout, connection_verify,
-                                                   connection_cert, connection_data_block_size)
-        self._routes = ProxyRoutes(proxies, use_env_settings)
+    def __init__(self, *, connection_limit: int = 100, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        config = self.connection_config
         self._limit = connection_limit
         # No bound on waiting for a free connection: a call queued behind `connection_limit` others waits its turn.
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connection_timeout, sock_read=read_timeout)
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=config.timeout, sock_read=config.read_timeout)
         self._tls: Dict[Tuple[Verify, Cert], _Tls] = {(True, None): True, (False, None): False}
-        self._default_tls = self._tls_for(connection_verify, connection_cert)
+        self._default_tls = self._tls_for(config.verify, config.cert)
         self._session: Optional[aiohttp.ClientSession] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
 
@@ -179,21 +167,12 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
                    proxies: Optional[Mapping[str, str]] = None, **kwargs: Any) -> AsyncHttpResponse:
         config = self.connection_config
         url = request.url
-        proxy = self._routes.route(url, proxies)
-        headers = request_headers(request)
-        proxy_url, proxy_headers = None, None
-        if proxy:
-            proxy_url, authorization = split_proxy_url(proxy)
-            if authorization and url[:6].lower() == "https:":
-                proxy_headers = {"Proxy-Authorization": authorization}  # sent with CONNECT only
-            elif authorization:
-                headers["Proxy-Authorization"] = authorization  # the request itself goes to the proxy
+        proxy = self.route(url, proxies)
         timeout, tls = self._timeout, self._default_tls
         if kwargs:
-            if "connection_timeout" in kwargs or "read_timeout" in kwargs:
-                timeout = aiohttp.ClientTimeout(total=None,
-                                                sock_connect=kwargs.get("connection_timeout", config.timeout),
-                                                sock_read=kwargs.get("read_timeout", config.read_timeout))
+            timeouts = self.timeouts(kwargs)
+            if timeouts is not None:
+                timeout = aiohttp.ClientTimeout(total=None, sock_connect=timeouts[0], sock_read=timeouts[1])
             if "connection_verify" in kwargs or "connection_cert" in kwargs:
                 tls = self._tls_for(kwargs.get("connection_verify", config.verify),
                                     kwargs.get("connection_cert", config.cert))
@@ -203,8 +182,8 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             body = await _joined(content) if hasattr(content, "__aiter__") else request_body(request)
             raw = await session.request(
                 request.method, URL(url, encoded=True),  # as signed: the token's audience is this exact URL
-                data=body, headers=headers, allow_redirects=False, ssl=tls, proxy=proxy_url,
-                proxy_headers=proxy_headers, timeout=timeout)
+                data=body, headers=request_headers(request), allow_redirects=False, ssl=tls, proxy=proxy,
+                timeout=timeout)
         except (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError) as error:
             raise _azure_error(error, url, proxy) from error
         except asyncio.CancelledError:
@@ -228,7 +207,7 @@ class AiohttpSessionTransport(AsyncHttpTransport):  # type: ignore[type-arg]
             self._session = aiohttp.ClientSession(
                 connector=_Connector(limit=self._limit), timeout=self._timeout,
                 auto_decompress=False,  # decoded here, with a bound on the size
-                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)  # proxies come from ProxyRoutes
+                cookie_jar=aiohttp.DummyCookieJar(), trust_env=False)  # proxies come from TransportOptions
             self._loop = loop
         return self._session
 
@@ -252,7 +231,7 @@ async def _joined(content: Any) -> bytes:
 
 def _azure_error(error: BaseException, url: str, proxy: Optional[str]) -> AzureError:
     """The azure-core error for an aiohttp failure (see ``_transport._azure_error`` for the rule)."""
-    target = f"proxy {authority(split_proxy_url(proxy)[0])}" if proxy else authority(url)
+    target = f"proxy {authority(proxy)}" if proxy else authority(url)
     if isinstance(error, aiohttp.ClientHttpProxyError):
         return ServiceRequestError(f"the {target} refused the connection: {error.status} {error.message}", error=error)
     if isinstance(error, aiohttp.ClientSSLError):
