@@ -151,6 +151,19 @@ def _as_generated_code(request: Optional[HttpRequest], interpret: Callable[[Opti
     return finish
 
 
+def _hub_call(target: Target, interpret: Callable[[Optional[Response]], T], build: Callable[..., HttpRequest],
+              *args: Any, options: CallOptions, **arguments: Any) -> Call[T]:
+    """The operation whose request ``build`` (a ``rest`` builder) makes for the client's hub and API version."""
+    request = build(target.hub_name(), *args, api_version=target.api_version, **arguments)
+    return _call(target, request, interpret, options)
+
+
+def _send(target: Target, build: Callable[..., HttpRequest], *args: Any, message: Message,
+          content_type: Optional[str], options: CallOptions, **query: Any) -> Call[None]:
+    body, kind = encode_message(message, content_type)
+    return _hub_call(target, _succeeded, build, *args, options=options, content=body, content_type=kind, **query)
+
+
 # --- sending ---------------------------------------------------------------------------------------------
 
 
@@ -173,11 +186,8 @@ def send_to_all(
     :keyword filter: an OData filter selecting the receivers, e.g. ``"userId ne 'bot'"``.
     :keyword message_ttl_seconds: 0 to 300; a message not delivered in time is dropped (0: never expires).
     """
-    body, kind = encode_message(message, content_type)
-    request = rest.build_send_to_all_request(
-        target.hub_name(), excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds,
-        content=body, content_type=kind, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _send(target, rest.build_send_to_all_request, message=message, content_type=content_type,
+                 options=kwargs, excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds)
 
 
 def send_to_group(
@@ -193,11 +203,8 @@ def send_to_group(
     **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Send a message to every connection in ``group`` (same message rules as :meth:`send_to_all`)."""
-    body, kind = encode_message(message, content_type)
-    request = rest.build_send_to_group_request(
-        target.hub_name(), group, excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds,
-        content=body, content_type=kind, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _send(target, rest.build_send_to_group_request, group, message=message, content_type=content_type,
+                 options=kwargs, excluded=excluded, filter=filter, message_ttl_seconds=message_ttl_seconds)
 
 
 def send_to_user(
@@ -212,11 +219,8 @@ def send_to_user(
     **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Send a message to every connection of ``user_id`` (same message rules as :meth:`send_to_all`)."""
-    body, kind = encode_message(message, content_type)
-    request = rest.build_send_to_user_request(
-        target.hub_name(), user_id, filter=filter, message_ttl_seconds=message_ttl_seconds,
-        content=body, content_type=kind, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _send(target, rest.build_send_to_user_request, user_id, message=message, content_type=content_type,
+                 options=kwargs, filter=filter, message_ttl_seconds=message_ttl_seconds)
 
 
 def send_to_connection(
@@ -230,11 +234,8 @@ def send_to_connection(
     **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Send a message to one connection (same message rules as :meth:`send_to_all`)."""
-    body, kind = encode_message(message, content_type)
-    request = rest.build_send_to_connection_request(
-        target.hub_name(), connection_id, message_ttl_seconds=message_ttl_seconds,
-        content=body, content_type=kind, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _send(target, rest.build_send_to_connection_request, connection_id, message=message,
+                 content_type=content_type, options=kwargs, message_ttl_seconds=message_ttl_seconds)
 
 
 # --- groups ----------------------------------------------------------------------------------------------
@@ -244,47 +245,39 @@ def add_connection_to_group(
     target: Target, /, group: str, connection_id: str, **kwargs: Unpack[CallOptions]
 ) -> Call[None]:
     """Add a connection to a group."""
-    request = rest.build_add_connection_to_group_request(
-        target.hub_name(), group, connection_id, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(
+        target, _succeeded, rest.build_add_connection_to_group_request, group, connection_id, options=kwargs)
 
 
 def remove_connection_from_group(
     target: Target, /, group: str, connection_id: str, **kwargs: Unpack[CallOptions]
 ) -> Call[None]:
     """Remove a connection from a group."""
-    request = rest.build_remove_connection_from_group_request(
-        target.hub_name(), group, connection_id, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(
+        target, _succeeded, rest.build_remove_connection_from_group_request, group, connection_id, options=kwargs)
 
 
 def remove_connection_from_all_groups(
     target: Target, /, connection_id: str, **kwargs: Unpack[CallOptions]
 ) -> Call[None]:
     """Remove a connection from every group it is in (the connection stays open)."""
-    request = rest.build_remove_connection_from_all_groups_request(
-        target.hub_name(), connection_id, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(
+        target, _succeeded, rest.build_remove_connection_from_all_groups_request, connection_id, options=kwargs)
 
 
 def add_user_to_group(target: Target, /, group: str, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[None]:
     """Add every current connection of a user to a group (404 ``ResourceNotFoundError`` if none)."""
-    request = rest.build_add_user_to_group_request(target.hub_name(), group, user_id, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_add_user_to_group_request, group, user_id, options=kwargs)
 
 
 def remove_user_from_group(target: Target, /, group: str, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[None]:
     """Remove every connection of a user from a group."""
-    request = rest.build_remove_user_from_group_request(
-        target.hub_name(), group, user_id, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_remove_user_from_group_request, group, user_id, options=kwargs)
 
 
 def remove_user_from_all_groups(target: Target, /, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[None]:
     """Remove every connection of a user from every group."""
-    request = rest.build_remove_user_from_all_groups_request(
-        target.hub_name(), user_id, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_remove_user_from_all_groups_request, user_id, options=kwargs)
 
 
 def _groups_body(
@@ -320,8 +313,7 @@ def add_connections_to_groups(
     ``groups_to_add`` accepts the service's body, ``{"groups": [...], "filter": "..."}``, as the official SDK.
     """
     body = _groups_body("add_connections_to_groups", groups_to_add, groups, filter)
-    request = rest.build_add_connections_to_groups_request(target.hub_name(), json=body, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_add_connections_to_groups_request, json=body, options=kwargs)
 
 
 def remove_connections_from_groups(
@@ -335,9 +327,7 @@ def remove_connections_from_groups(
 ) -> Call[None]:
     """Remove the connections matching ``filter`` (all when omitted) from every group in ``groups``."""
     body = _groups_body("remove_connections_from_groups", groups_to_remove, groups, filter)
-    request = rest.build_remove_connections_from_groups_request(
-        target.hub_name(), json=body, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_remove_connections_from_groups_request, json=body, options=kwargs)
 
 
 # --- closing ---------------------------------------------------------------------------------------------
@@ -347,9 +337,8 @@ def close_connection(
     target: Target, /, connection_id: str, *, reason: Optional[str] = None, **kwargs: Unpack[CallOptions]
 ) -> Call[None]:
     """Close one connection; ``reason`` is shown to the client and sent to the ``disconnected`` event."""
-    request = rest.build_close_connection_request(
-        target.hub_name(), connection_id, reason=reason, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(
+        target, _succeeded, rest.build_close_connection_request, connection_id, reason=reason, options=kwargs)
 
 
 def close_all_connections(
@@ -357,9 +346,8 @@ def close_all_connections(
     **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Close every connection of the hub except ``excluded``."""
-    request = rest.build_close_all_connections_request(
-        target.hub_name(), excluded=excluded, reason=reason, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(
+        target, _succeeded, rest.build_close_all_connections_request, excluded=excluded, reason=reason, options=kwargs)
 
 
 def close_group_connections(
@@ -367,9 +355,8 @@ def close_group_connections(
     **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Close every connection in ``group`` except ``excluded``."""
-    request = rest.build_close_group_connections_request(
-        target.hub_name(), group, excluded=excluded, reason=reason, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_close_group_connections_request, group,
+                     excluded=excluded, reason=reason, options=kwargs)
 
 
 def close_user_connections(
@@ -377,9 +364,8 @@ def close_user_connections(
     **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Close every connection of ``user_id`` except ``excluded``."""
-    request = rest.build_close_user_connections_request(
-        target.hub_name(), user_id, excluded=excluded, reason=reason, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_close_user_connections_request, user_id,
+                     excluded=excluded, reason=reason, options=kwargs)
 
 
 # --- existence checks and permissions ----------------------------------------------------------------------
@@ -387,20 +373,17 @@ def close_user_connections(
 
 def connection_exists(target: Target, /, connection_id: str, **kwargs: Unpack[CallOptions]) -> Call[bool]:
     """Whether the connection is currently connected."""
-    request = rest.build_connection_exists_request(target.hub_name(), connection_id, api_version=target.api_version)
-    return _call(target, request, _exists, kwargs)
+    return _hub_call(target, _exists, rest.build_connection_exists_request, connection_id, options=kwargs)
 
 
 def group_exists(target: Target, /, group: str, **kwargs: Unpack[CallOptions]) -> Call[bool]:
     """Whether the group has at least one connection."""
-    request = rest.build_group_exists_request(target.hub_name(), group, api_version=target.api_version)
-    return _call(target, request, _exists, kwargs)
+    return _hub_call(target, _exists, rest.build_group_exists_request, group, options=kwargs)
 
 
 def user_exists(target: Target, /, user_id: str, **kwargs: Unpack[CallOptions]) -> Call[bool]:
     """Whether the user has at least one connection."""
-    request = rest.build_user_exists_request(target.hub_name(), user_id, api_version=target.api_version)
-    return _call(target, request, _exists, kwargs)
+    return _hub_call(target, _exists, rest.build_user_exists_request, user_id, options=kwargs)
 
 
 def grant_permission(
@@ -408,9 +391,8 @@ def grant_permission(
     target_name: Optional[str] = None, **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Grant ``permission`` for group ``target_name`` to a connection."""
-    request = rest.build_grant_permission_request(
-        target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_grant_permission_request, permission, connection_id,
+                     target_name=target_name, options=kwargs)
 
 
 def revoke_permission(
@@ -418,9 +400,8 @@ def revoke_permission(
     target_name: Optional[str] = None, **kwargs: Unpack[CallOptions],
 ) -> Call[None]:
     """Revoke ``permission`` for group ``target_name`` from a connection."""
-    request = rest.build_revoke_permission_request(
-        target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
-    return _call(target, request, _succeeded, kwargs)
+    return _hub_call(target, _succeeded, rest.build_revoke_permission_request, permission, connection_id,
+                     target_name=target_name, options=kwargs)
 
 
 def has_permission(
@@ -428,9 +409,8 @@ def has_permission(
     target_name: Optional[str] = None, **kwargs: Unpack[CallOptions],
 ) -> Call[bool]:
     """Whether a connection has ``permission`` for group ``target_name``."""
-    request = rest.build_check_permission_request(
-        target.hub_name(), permission, connection_id, target_name=target_name, api_version=target.api_version)
-    return _call(target, request, _exists, kwargs)
+    return _hub_call(target, _exists, rest.build_check_permission_request, permission, connection_id,
+                     target_name=target_name, options=kwargs)
 
 
 def check_permission(

@@ -10,7 +10,7 @@ import copy
 import functools
 import inspect
 import typing
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, FrozenSet, Iterator, Optional, Tuple, TypeVar
+from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Optional, Tuple, TypeVar
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.paging import ItemPaged
@@ -26,6 +26,7 @@ from ._operations import Call, GroupMember, Page, Pages, Target
 
 P = ParamSpec("P")
 T = TypeVar("T")
+R = TypeVar("R")
 
 
 class ClientBase:
@@ -76,9 +77,19 @@ class ClientBase:
         return resolved
 
 
-def _accepted_keywords(operation: Callable[..., Any]) -> FrozenSet[str]:
+def _checked(operation: Callable[..., R], owner: str) -> Tuple[str, Callable[..., R]]:
+    """The method's qualified name, and the operation behind a check of the call's keywords: the operation's
+    own and the per-call ones (``CALL_KEYWORDS``); anything else is a ``TypeError`` naming the closest."""
+    qualname = f"{owner}.{operation.__name__}"
     parameters = list(inspect.signature(operation).parameters.values())[1:]  # after `target`
-    return CALL_KEYWORDS.union(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+    accepted = CALL_KEYWORDS.union(p.name for p in parameters if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
+
+    def start(self: Any, args: Any, kwargs: Dict[str, Any]) -> R:
+        if kwargs and not accepted.issuperset(kwargs):
+            raise unexpected_keyword(qualname, kwargs, accepted)
+        return operation(self._target, *args, **kwargs)
+
+    return qualname, start
 
 
 def _adopt(method: Callable[..., Any], operation: Callable[..., Any], qualname: str, module: str,
@@ -125,8 +136,7 @@ def _span_options(call: Call[Any]) -> Dict[str, Any]:
 def sync_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], T]:
-    qualname = f"{owner}.{operation.__name__}"
-    accepted = _accepted_keywords(operation)
+    qualname, start = _checked(operation, owner)
 
     def send(self: Any, call: Call[T], **span_options: Any) -> T:
         return self._run(call)  # type: ignore[no-any-return]
@@ -134,9 +144,7 @@ def sync_operation(
     traced_send = distributed_trace(name_of_span=qualname)(send)
 
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if kwargs and not accepted.issuperset(kwargs):
-            raise unexpected_keyword(qualname, kwargs, accepted)
-        call = operation(self._target, *args, **kwargs)
+        call = start(self, args, kwargs)
         if call.request is None:  # computed locally (a token signed with the access key): no span
             return call.interpret(None)
         return traced_send(self, call, **_span_options(call))
@@ -148,8 +156,7 @@ def sync_operation(
 def async_operation(
     operation: Callable[Concatenate[Target, P], Call[T]], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], Awaitable[T]]:
-    qualname = f"{owner}.{operation.__name__}"
-    accepted = _accepted_keywords(operation)
+    qualname, start = _checked(operation, owner)
 
     async def send(self: Any, call: Call[T], **span_options: Any) -> T:
         return await self._run(call)  # type: ignore[no-any-return]
@@ -157,9 +164,7 @@ def async_operation(
     traced_send = distributed_trace_async(name_of_span=qualname)(send)
 
     async def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> T:
-        if kwargs and not accepted.issuperset(kwargs):
-            raise unexpected_keyword(qualname, kwargs, accepted)
-        call = operation(self._target, *args, **kwargs)
+        call = start(self, args, kwargs)
         if call.request is None:
             return call.interpret(None)
         return await traced_send(self, call, **_span_options(call))
@@ -172,13 +177,10 @@ def sync_pages(
     operation: Callable[Concatenate[Target, P], Pages], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], ItemPaged[GroupMember]]:
     """A listing method: an ``ItemPaged`` that sends one page's request at a time, as it is iterated."""
-    qualname = f"{owner}.{operation.__name__}"
-    accepted = _accepted_keywords(operation)
+    qualname, start = _checked(operation, owner)
 
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> ItemPaged[GroupMember]:
-        if kwargs and not accepted.issuperset(kwargs):
-            raise unexpected_keyword(qualname, kwargs, accepted)
-        pages = operation(self._target, *args, **kwargs)
+        pages = start(self, args, kwargs)
 
         def get_next(next_link: Optional[str] = None) -> Page:
             return self._run(pages.page(next_link))  # type: ignore[no-any-return]
@@ -197,13 +199,10 @@ def async_pages(
     operation: Callable[Concatenate[Target, P], Pages], owner: str = "WebPubSubServiceClient"
 ) -> Callable[Concatenate[Any, P], AsyncItemPaged[GroupMember]]:
     """A listing method: iterate the result with ``async for``; each page is fetched when it is reached."""
-    qualname = f"{owner}.{operation.__name__}"
-    accepted = _accepted_keywords(operation)
+    qualname, start = _checked(operation, owner)
 
     def method(self: Any, /, *args: P.args, **kwargs: P.kwargs) -> AsyncItemPaged[GroupMember]:
-        if kwargs and not accepted.issuperset(kwargs):
-            raise unexpected_keyword(qualname, kwargs, accepted)
-        pages = operation(self._target, *args, **kwargs)
+        pages = start(self, args, kwargs)
 
         async def get_next(next_link: Optional[str] = None) -> Page:
             return await self._run(pages.page(next_link))  # type: ignore[no-any-return]
