@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Awaitable, Callable, List, MutableMapping, Optional, Tuple
 
-from ._core import EventHandlerCore, body_too_large_response
+from ._core import EventHandlerCore, body_too_large_response, text_response
 from ._models import HandlerResponse
 
 Scope = MutableMapping[str, Any]
@@ -34,7 +34,7 @@ class EventHandlerASGIApp:
         elif scope["type"] == "lifespan":
             await _run_empty_lifespan(receive, send)
         elif scope["type"] == "http":
-            await _send(send, HandlerResponse(404, (("Content-Type", "text/plain; charset=utf-8"),), b"Not Found"))
+            await _send(send, text_response(404, "Not Found"))
         # Other scope types (websocket) have nothing to talk to; returning closes them.
 
     def _route_path(self, scope: Scope) -> Optional[str]:

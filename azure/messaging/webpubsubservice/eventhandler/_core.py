@@ -65,7 +65,7 @@ class _Dispatch:
     callback_name: str
     callback: Callable[[Any], Any]
     request: Any
-    finish: Callable[[Any], HandlerResponse]
+    reply: Callable[[Any, Any], HandlerResponse]  # (request, what the callback returned) -> the answer
 
 
 class EventHandlerCore:
@@ -136,7 +136,7 @@ class EventHandlerCore:
                 result = _run_in_fresh_loop(result, step.callback_name)
         except Exception as error:  # pylint: disable=broad-except
             return _callback_failed(step, error)
-        return step.finish(result)
+        return step.reply(step.request, result)
 
     async def handle_async(self, method: str, path: str, headers: Headers, body: bytes) -> HandlerResponse:
         """Answer one request. Coroutine callbacks are awaited on the running loop; plain functions run
@@ -153,11 +153,11 @@ class EventHandlerCore:
                     result = await result
         except Exception as error:  # pylint: disable=broad-except
             return _callback_failed(step, error)
-        return step.finish(result)
+        return step.reply(step.request, result)
 
     def _prepare(self, method: str, path: str, headers: Headers, body: bytes) -> Union[HandlerResponse, _Dispatch]:
         if not self.matches(path):
-            return _text_response(404, f"{path} is not the event handler path {self.path}")
+            return text_response(404, f"{path} is not the event handler path {self.path}")
         normalised = normalise_headers(headers)
         verb = method.upper()
         if verb == "OPTIONS":
@@ -201,31 +201,16 @@ class EventHandlerCore:
     def _dispatch(self, event_type: str, headers: Dict[str, str], body: bytes) -> Union[HandlerResponse, _Dispatch]:
         context = build_context(headers)
         if event_type.startswith(USER_TYPE_PREFIX):
-            user_event = parse_user_event(context, headers.get("content-type", ""), body)
-            if self._on_user_event is None:
-                return _no_content(user_event.context)
-            return _Dispatch(
-                "on_user_event", self._on_user_event, user_event, lambda result: _user_event_reply(user_event, result)
-            )
-        system_event = event_type[len(SYSTEM_TYPE_PREFIX) :] if event_type.startswith(SYSTEM_TYPE_PREFIX) else ""
-        if system_event == "connect":
-            connect = parse_connect(context, body)
-            if self._on_connect is None:
-                return _no_content(context)
-            return _Dispatch("on_connect", self._on_connect, connect, lambda result: _connect_reply(connect, result))
-        if system_event == "connected":
-            connected = parse_connected(context, body)
-            if self._on_connected is None:
-                return HandlerResponse(200)
-            return _Dispatch("on_connected", self._on_connected, connected, lambda _: _notification_handled(connected))
-        if system_event == "disconnected":
-            disconnected = parse_disconnected(context, body)
-            if self._on_disconnected is None:
-                return HandlerResponse(200)
-            return _Dispatch(
-                "on_disconnected", self._on_disconnected, disconnected, lambda _: _notification_handled(disconnected)
-            )
-        raise MalformedEvent(f"unknown event type {headers['ce-type']!r}")
+            name, request = "user_event", parse_user_event(context, headers.get("content-type", ""), body)
+        else:
+            name = event_type[len(SYSTEM_TYPE_PREFIX) :] if event_type.startswith(SYSTEM_TYPE_PREFIX) else ""
+            if name not in _SYSTEM_EVENT_PARSERS:
+                raise MalformedEvent(f"unknown event type {headers['ce-type']!r}")
+            request = _SYSTEM_EVENT_PARSERS[name](context, body)
+        callback = getattr(self, "_on_" + name)
+        if callback is None:  # answered as if a callback had returned None
+            return _REPLIES[name](request, None)
+        return _Dispatch("on_" + name, callback, request, _REPLIES[name])
 
 
 async def _awaited(awaitable: Awaitable[Any]) -> Any:
@@ -249,13 +234,13 @@ def _is_coroutine_callable(callback: Callable[..., Any]) -> bool:
     return inspect.iscoroutinefunction(callback) or inspect.iscoroutinefunction(getattr(callback, "__call__", None))
 
 
-def _text_response(status: int, text: str, extra_headers: Tuple[Tuple[str, str], ...] = ()) -> HandlerResponse:
+def text_response(status: int, text: str, extra_headers: Tuple[Tuple[str, str], ...] = ()) -> HandlerResponse:
     return HandlerResponse(status, (("Content-Type", _TEXT),) + extra_headers, text.encode("utf-8"))
 
 
 def _refused(status: int, reason: str, extra_headers: Tuple[Tuple[str, str], ...] = ()) -> HandlerResponse:
     LOGGER.warning("Refused event handler request with %d: %s", status, reason)
-    return _text_response(status, reason, extra_headers)
+    return text_response(status, reason, extra_headers)
 
 
 def body_too_large_response(limit: int) -> HandlerResponse:
@@ -264,7 +249,7 @@ def body_too_large_response(limit: int) -> HandlerResponse:
 
 def _server_error(message: str) -> HandlerResponse:
     LOGGER.error("%s", message)
-    return _text_response(500, message)
+    return text_response(500, message)
 
 
 def _callback_failed(step: _Dispatch, error: Exception) -> HandlerResponse:
@@ -281,10 +266,10 @@ def _callback_failed(step: _Dispatch, error: Exception) -> HandlerResponse:
         mqtt = getattr(step.request, "mqtt", None) if step.callback_name == "on_connect" else None
         if mqtt is not None:
             return _mqtt_refusal(error, mqtt.protocol_version)
-        return _text_response(error.status_code, error.reason)
+        return text_response(error.status_code, error.reason)
     # The exception text may hold internals, so it goes to the log and not to the service.
     LOGGER.exception("%s raised for %s of connection %s", step.callback_name, context.event_name, context.connection_id)
-    return _text_response(500, f"{step.callback_name} failed")
+    return text_response(500, f"{step.callback_name} failed")
 
 
 # CONNACK codes for a refusal without an explicit mqtt_code: {status: (MQTT 3.1.1 code, MQTT 5.0 code)}.
@@ -369,10 +354,17 @@ def _user_event_reply(request: UserEventRequest, result: Any) -> HandlerResponse
     return HandlerResponse(200, (("Content-Type", content_type),) + mqtt_headers + _state_headers(request.context), body)
 
 
-def _notification_handled(request: Union[ConnectedRequest, DisconnectedRequest]) -> HandlerResponse:
+def _notification_handled(request: Union[ConnectedRequest, DisconnectedRequest], result: Any) -> HandlerResponse:
     if request.context.states_changed:
         LOGGER.warning(
             "State set while handling %s is ignored: only connect and user events can change state",
             request.context.event_name,
         )
     return HandlerResponse(200)
+
+
+_SYSTEM_EVENT_PARSERS: Dict[str, Callable[[Any, bytes], Any]] = {
+    "connect": parse_connect, "connected": parse_connected, "disconnected": parse_disconnected}
+_REPLIES: Dict[str, Callable[[Any, Any], HandlerResponse]] = {
+    "connect": _connect_reply, "user_event": _user_event_reply,
+    "connected": _notification_handled, "disconnected": _notification_handled}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import Any, Callable, Dict, Iterable, List, Optional, Tuple
 
-from ._core import EventHandlerCore, body_too_large_response
+from ._core import EventHandlerCore, body_too_large_response, text_response
 from ._models import HandlerResponse
 
 Environ = Dict[str, Any]
@@ -28,19 +28,19 @@ class EventHandlerWSGIApp:
         if route_path is None:
             if self.app is not None:
                 return self.app(environ, start_response)
-            return _respond(start_response, _plain(404, "Not Found"))
+            return _respond(start_response, text_response(404, "Not Found"))
         method = str(environ.get("REQUEST_METHOD", "GET"))
         limit = self.handler.max_body_size
         declared = _declared_length(environ)
         if declared is None:
-            return _respond(start_response, _plain(400, "invalid Content-Length"))
+            return _respond(start_response, text_response(400, "invalid Content-Length"))
         if method.upper() == "POST" and declared > limit:
             return _respond(start_response, body_too_large_response(limit))
         if _has_unreadable_chunked_body(environ):
             # Without Content-Length or wsgi.input_terminated the body cannot be read safely; an
             # explicit refusal beats treating the event as empty.
             return _respond(
-                start_response, _plain(411, "send Content-Length: this WSGI server cannot read chunked bodies")
+                start_response, text_response(411, "send Content-Length: this WSGI server cannot read chunked bodies")
             )
         body = _read_body(environ, declared, limit)
         return _respond(start_response, self.handler.handle(method, route_path, _request_headers(environ), body))
@@ -75,10 +75,6 @@ def _declared_length(environ: Environ) -> Optional[int]:
 def _has_unreadable_chunked_body(environ: Environ) -> bool:
     chunked = "chunked" in str(environ.get("HTTP_TRANSFER_ENCODING", "")).lower()
     return chunked and not environ.get("wsgi.input_terminated")
-
-
-def _plain(status: int, text: str) -> HandlerResponse:
-    return HandlerResponse(status, (("Content-Type", "text/plain; charset=utf-8"),), text.encode("utf-8"))
 
 
 def _read_body(environ: Environ, declared: int, limit: int) -> bytes:
