@@ -11,8 +11,8 @@ from azure.core.rest import HttpRequest, HttpResponse
 from typing_extensions import Unpack
 
 from . import _operations as ops
-from ._config import ClientClosedError, Settings, build_policies, transport_options
-from ._keywords import PipelineOptions
+from ._config import ClientClosedError, build_policies, transport_options
+from ._keywords import CLIENT_KEYWORDS, ClientOptions, PipelineOptions
 from ._pipeline import grouped
 from ._shell import ClientBase, sync_operation, sync_pages
 from ._transport import Urllib3Transport
@@ -32,18 +32,18 @@ class WebPubSubServiceClient(ClientBase):
         service URL as their audience.
     :keyword transport: an azure-core ``HttpTransport``; the default is a thin one on urllib3.
     :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
-    :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
+    :keyword int retry_total: and the other azure-core retry, redirect, user agent, header, tracing, timeout
+        and policy keywords (``_keywords.ClientOptions``); a misspelt one raises ``TypeError``.
     """
 
+    _KEYWORDS = CLIENT_KEYWORDS
+
     def __init__(self, endpoint: str, hub: Optional[str] = None, credential: Optional[Credential] = None,
-                 **kwargs: Any) -> None:
-        if credential is None and hub is not None and not isinstance(hub, str):
-            hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
-        self._settings = Settings.create(endpoint, hub, credential, kwargs)
-        self._target = self._settings.target
-        transport = kwargs.pop("transport", None) or Urllib3Transport(**transport_options(kwargs))
+                 **kwargs: Unpack[ClientOptions]) -> None:
+        options = self._configure(endpoint, hub, credential, kwargs)
+        transport = options.pop("transport", None) or Urllib3Transport(**transport_options(options))
         self._closed = False
-        policies = build_policies(self._settings, kwargs, bearer_policy=BearerTokenCredentialPolicy,
+        policies = build_policies(self._settings, options, bearer_policy=BearerTokenCredentialPolicy,
                                   retry_policy=RetryPolicy, redirect_policy=RedirectPolicy)
         self._pipeline: Pipeline[HttpRequest, HttpResponse] = Pipeline(
             transport=transport, policies=grouped(policies))

@@ -104,7 +104,7 @@ def build_policies(settings: Settings, kwargs: Dict[str, Any], *, bearer_policy:
     chain += [
         policies.SensitiveHeaderCleanupPolicy(**kwargs),  # no Authorization to another host after a redirect
         kwargs.pop("custom_hook_policy", None) or policies.CustomHookPolicy(**kwargs),
-        RedactedTraceLoggingPolicy(kwargs.pop("logging_enable", False)),
+        kwargs.pop("logging_policy", None) or RedactedTraceLoggingPolicy(kwargs.pop("logging_enable", False)),
         policies.DistributedTracingPolicy(**kwargs),
     ]
     # Each request is logged once, by RedactedTraceLoggingPolicy (DEBUG, with logging_enable=True, secrets
@@ -117,6 +117,7 @@ def build_policies(settings: Settings, kwargs: Dict[str, Any], *, bearer_policy:
 
 
 def transport_options(kwargs: Dict[str, Any]) -> Dict[str, Any]:
-    names = ("connection_timeout", "read_timeout", "connection_verify", "connection_cert", "proxies")
+    names = ("connection_timeout", "read_timeout", "connection_verify", "connection_cert", "proxies", "use_env_settings",
+             "connection_data_block_size")
     return {name: kwargs[name] for name in names if name in kwargs}
 

@@ -6,14 +6,15 @@ runtime check derives its sets from these TypedDicts, and type checkers read the
 methods' ``**kwargs``, so a misspelt keyword fails in ``mypy`` and at run time alike, never silently.
 
 Client-wide settings (``retry_mode``, ``transport``, ``api_version``, policies ...) belong to the
-constructor: azure-core does not read them per call.
+constructor: azure-core does not read them per call. ``ClientOptions`` lists those the constructors honour,
+checked the same way.
 """
 
 from __future__ import annotations
 
 import difflib
 import logging
-from typing import Any, Callable, Collection, FrozenSet, Mapping, Optional, Tuple, Type, Union
+from typing import Any, Callable, Collection, FrozenSet, Mapping, Optional, Sequence, Tuple, Type, Union
 
 from azure.core.exceptions import HttpResponseError
 from typing_extensions import TypedDict
@@ -60,9 +61,74 @@ class CallOptions(PipelineOptions, total=False):
     error_map: Mapping[int, Type[HttpResponseError]]  # status code -> exception type to raise
 
 
+class ClientOptions(TypedDict, total=False):
+    """Constructor keywords of both clients (and of ``from_connection_string``): ours, then the options
+    azure-core's policies and transports read when they are built, then the policies themselves."""
+
+    api_version: str
+    reverse_proxy_endpoint: str  # e.g. API Management in front of the service; tokens keep the service URL
+    credential_scopes: Sequence[str]  # Microsoft Entra ID credentials
+    transport: Any  # an azure-core HttpTransport (sync client) or AsyncHttpTransport (async client)
+    logging_enable: bool
+    request_id: Optional[str]  # RequestIdPolicy
+    auto_request_id: bool
+    request_id_header_name: str
+    headers: Mapping[str, str]  # HeadersPolicy: sent with every request
+    user_agent: str  # UserAgentPolicy
+    user_agent_overwrite: bool
+    user_agent_use_env: bool
+    permit_redirects: bool  # RedirectPolicy
+    redirect_max: int
+    redirect_on_status_codes: Collection[int]
+    redirect_remove_headers: Collection[str]
+    timeout: float  # RetryPolicy
+    retry_total: int
+    retry_connect: int
+    retry_read: int
+    retry_status: int
+    retry_backoff_factor: float
+    retry_backoff_max: float
+    retry_mode: Any  # azure.core.pipeline.policies.RetryMode
+    retry_on_status_codes: Collection[int]
+    enable_cae: bool  # bearer-token policy
+    blocked_redirect_headers: Collection[str]  # SensitiveHeaderCleanupPolicy
+    disable_redirect_cleanup: bool
+    raw_request_hook: Callable[..., Any]  # CustomHookPolicy
+    raw_response_hook: Callable[..., Any]
+    network_span_namer: Callable[..., str]  # DistributedTracingPolicy
+    tracing_attributes: Mapping[str, Any]
+    additional_allowed_query_params: Collection[str]
+    instrumentation_config: Mapping[str, Any]
+    connection_timeout: float  # the default transport
+    read_timeout: float
+    connection_verify: Union[bool, str]
+    connection_cert: Union[str, Tuple[str, str]]
+    proxies: Mapping[str, str]
+    use_env_settings: bool
+    connection_data_block_size: int
+    request_id_policy: Any  # policies replacing the defaults ...
+    headers_policy: Any
+    user_agent_policy: Any
+    proxy_policy: Any
+    redirect_policy: Any
+    retry_policy: Any
+    authentication_policy: Any
+    custom_hook_policy: Any
+    logging_policy: Any
+    http_logging_policy: Any
+    per_call_policies: Sequence[Any]  # ... and joining them
+    per_retry_policies: Sequence[Any]
+
+
+class AsyncClientOptions(ClientOptions, total=False):
+    connection_limit: int  # connections in use at once by the default async transport
+
+
 PIPELINE_KEYWORDS: FrozenSet[str] = frozenset(PipelineOptions.__annotations__)
 CALL_KEYWORDS: FrozenSet[str] = PIPELINE_KEYWORDS | frozenset(CallOptions.__annotations__)
 SEND_REQUEST_KEYWORDS: FrozenSet[str] = PIPELINE_KEYWORDS | {"stream"}
+CLIENT_KEYWORDS: FrozenSet[str] = frozenset(ClientOptions.__annotations__)
+ASYNC_CLIENT_KEYWORDS: FrozenSet[str] = frozenset(AsyncClientOptions.__annotations__)
 
 
 def unexpected_keyword(qualname: str, given: Collection[str], accepted: Collection[str]) -> TypeError:

@@ -10,7 +10,20 @@ import copy
 import functools
 import inspect
 import typing
-from typing import Any, AsyncIterator, Awaitable, Callable, Dict, Iterator, Optional, Tuple, TypeVar
+from typing import (
+    Any,
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    ClassVar,
+    Dict,
+    FrozenSet,
+    Iterator,
+    Mapping,
+    Optional,
+    Tuple,
+    TypeVar,
+)
 
 from azure.core.async_paging import AsyncItemPaged, AsyncList
 from azure.core.paging import ItemPaged
@@ -32,12 +45,27 @@ R = TypeVar("R")
 class ClientBase:
     """What the sync and async ``WebPubSubServiceClient`` share besides their operations."""
 
+    _KEYWORDS: ClassVar[FrozenSet[str]]  # what the constructor accepts (``_keywords.ClientOptions``)
     _settings: Settings
     _target: Target
 
+    def _configure(self, endpoint: str, hub: Any, credential: Any, kwargs: Mapping[str, Any]) -> Dict[str, Any]:
+        """Check the constructor's keywords, settle endpoint, hub and credential; the other options remain."""
+        check_keywords("WebPubSubServiceClient", kwargs, self._KEYWORDS)
+        if credential is None and hub is not None and not isinstance(hub, str):
+            hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
+        options = dict(kwargs)
+        self._settings = Settings.create(endpoint, hub, credential, options)
+        self._target = self._settings.target
+        return options
+
     @classmethod
     def from_connection_string(cls, connection_string: str, hub: Optional[str] = None, **kwargs: Any) -> Self:
-        """Create a client from ``Endpoint=...;AccessKey=...;Version=1.0;`` (an optional ``Port=`` is honoured)."""
+        """Create a client from ``Endpoint=...;AccessKey=...;Version=1.0;`` (an optional ``Port=`` is honoured).
+
+        The keywords are the constructor's.
+        """
+        check_keywords("WebPubSubServiceClient.from_connection_string", kwargs, cls._KEYWORDS)
         endpoint, credential = Settings.from_connection_string(connection_string)
         return cls(endpoint, hub, credential, **kwargs)  # type: ignore[call-arg]
 

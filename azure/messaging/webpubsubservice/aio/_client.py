@@ -13,8 +13,8 @@ from azure.core.rest import AsyncHttpResponse, HttpRequest
 from typing_extensions import Unpack
 
 from .. import _operations as ops
-from .._config import ClientClosedError, Settings, build_policies, transport_options
-from .._keywords import PipelineOptions
+from .._config import ClientClosedError, build_policies, transport_options
+from .._keywords import ASYNC_CLIENT_KEYWORDS, AsyncClientOptions, PipelineOptions
 from .._pipeline import grouped
 from .._shell import ClientBase, async_operation, async_pages
 from ._transport import AiohttpSessionTransport
@@ -38,18 +38,18 @@ class WebPubSubServiceClient(ClientBase):
     :keyword int connection_limit: connections in use at once by the default transport (100); further calls
         wait for a free one.
     :keyword bool logging_enable: log requests and responses at DEBUG (secrets redacted).
-    :keyword int retry_total: and the other azure-core retry, user agent, header and timeout keywords.
+    :keyword int retry_total: and the other azure-core retry, redirect, user agent, header, tracing, timeout
+        and policy keywords (``_keywords.ClientOptions``); a misspelt one raises ``TypeError``.
     """
 
+    _KEYWORDS = ASYNC_CLIENT_KEYWORDS
+
     def __init__(self, endpoint: str, hub: Optional[str] = None, credential: Optional[AsyncCredential] = None,
-                 **kwargs: Any) -> None:
-        if credential is None and hub is not None and not isinstance(hub, str):
-            hub, credential = None, hub  # WebPubSubServiceClient(endpoint, credential), as early releases
-        self._settings = Settings.create(endpoint, hub, credential, kwargs)
-        self._target = self._settings.target
-        transport = kwargs.pop("transport", None) or AiohttpSessionTransport(
-            connection_limit=kwargs.pop("connection_limit", 100), **transport_options(kwargs))
-        policies = build_policies(self._settings, kwargs, bearer_policy=AsyncBearerTokenCredentialPolicy,
+                 **kwargs: Unpack[AsyncClientOptions]) -> None:
+        options = self._configure(endpoint, hub, credential, kwargs)
+        transport = options.pop("transport", None) or AiohttpSessionTransport(
+            connection_limit=options.pop("connection_limit", 100), **transport_options(options))
+        policies = build_policies(self._settings, options, bearer_policy=AsyncBearerTokenCredentialPolicy,
                                   retry_policy=AsyncRetryPolicy, redirect_policy=AsyncRedirectPolicy)
         self._pipeline: AsyncPipeline[HttpRequest, AsyncHttpResponse] = AsyncPipeline(
             transport=transport, policies=grouped(policies, asynchronous=True))
