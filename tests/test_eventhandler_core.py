@@ -420,8 +420,52 @@ def test_binary_event_data_is_bytes() -> None:
     assert (request.data, request.data_type, request.body) == (b"\x00\xff", "binary", b"\x00\xff")
 
 
-def test_protobuf_event_data_is_bytes() -> None:
-    assert received_data("application/x-protobuf", b"\x0a\x01").data == b"\x0a\x01"
+# A serialized google.protobuf.Any: type_url "type.googleapis.com/azure.webpubsub.TestMessage", value 08 01.
+PROTOBUF_ANY = b"\x0a\x2ftype.googleapis.com/azure.webpubsub.TestMessage\x12\x02\x08\x01"
+
+
+def test_protobuf_event_data_is_the_bytes_of_the_serialized_any() -> None:
+    request = received_data("application/x-protobuf", PROTOBUF_ANY)
+    assert (request.data, request.data_type, request.body) == (PROTOBUF_ANY, "protobuf", PROTOBUF_ANY)
+    assert request.content_type == "application/x-protobuf"
+
+
+def test_protobuf_event_data_type_ignores_parameters_and_case() -> None:
+    assert received_data("Application/X-Protobuf; charset=binary", PROTOBUF_ANY).data_type == "protobuf"
+
+
+def test_protobuf_event_data_may_be_empty() -> None:
+    assert (received_data("application/x-protobuf", b"").data, received_data("application/x-protobuf", b"").data_type
+            ) == (b"", "protobuf")
+
+
+def test_protobuf_reply_is_sent_as_x_protobuf_byte_for_byte() -> None:
+    handler = make_handler(on_user_event=lambda request: UserEventResponse(request.data, data_type="protobuf"))
+    response = post(handler, event_headers(MESSAGE, Content_Type="application/x-protobuf"), PROTOBUF_ANY)
+    assert response == HandlerResponse(200, (("Content-Type", "application/x-protobuf"),), PROTOBUF_ANY)
+
+
+def test_protobuf_reply_takes_a_bytearray_or_memoryview() -> None:
+    for data in (bytearray(PROTOBUF_ANY), memoryview(PROTOBUF_ANY)):
+        handler = make_handler(on_user_event=lambda request, data=data: UserEventResponse(data, data_type="protobuf"))
+        assert post(handler, event_headers(MESSAGE, Content_Type="text/plain"), b"x").body == PROTOBUF_ANY
+
+
+def test_protobuf_reply_that_is_not_bytes_is_a_server_error() -> None:
+    handler = make_handler(on_user_event=lambda request: UserEventResponse("not bytes", data_type="protobuf"))
+    response = post(handler, event_headers(MESSAGE, Content_Type="text/plain"), b"x")
+    assert response == text_response(500, "on_user_event returned protobuf data that is not bytes")
+
+
+def test_bytes_without_a_data_type_are_still_binary() -> None:
+    handler = make_handler(on_user_event=lambda request: UserEventResponse(request.data))
+    response = post(handler, event_headers(MESSAGE, Content_Type="application/x-protobuf"), PROTOBUF_ANY)
+    assert response.header("Content-Type") == "application/octet-stream"
+
+
+def test_an_unknown_reply_data_type_is_refused_when_the_response_is_made() -> None:
+    with pytest.raises(ValueError, match="'text', 'json', 'binary' or 'protobuf', not 'proto'"):
+        UserEventResponse(b"x", data_type="proto")  # type: ignore[arg-type]
 
 
 def test_json_event_with_invalid_body_is_refused() -> None:

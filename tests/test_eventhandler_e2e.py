@@ -207,3 +207,49 @@ async def test_url_templates_with_hub_and_event_placeholders_reach_the_handler()
                 async with session.ws_connect(client_url(emu, "carol"), protocols=[SUBPROTOCOL]) as socket:
                     assert (await receive_json(socket))["userId"] == "CAROL"
             assert await asyncio.to_thread(recorder.wait_for, "disconnected") == ("CAROL", {"nick": "carol"})
+
+
+# --- a protobuf client's protobuf_data ------------------------------------------------------------------------
+
+PROTOBUF_SUBPROTOCOL = "protobuf.webpubsub.azure.v1"
+
+
+@SERVERS
+@pytest.mark.asyncio
+async def test_protobuf_client_data_reaches_the_handler_as_protobuf_and_a_protobuf_reply_comes_back(
+        serve: Serve) -> None:
+    schema = pytest.importorskip("webpubsub_emulator._protobuf_schema")
+    sent = schema.ProtobufAny(type_url="type.googleapis.com/azure.webpubsub.TestMessage", value=b"\x08\x01")
+    answer = schema.ProtobufAny(type_url="type.googleapis.com/chat.Reply", value=b"\x0a\x02ok")
+    seen: List[Tuple[str, bytes, str]] = []
+
+    def on_connect(request: ConnectRequest) -> ConnectResponse:
+        return ConnectResponse(subprotocol=PROTOBUF_SUBPROTOCOL)
+
+    def on_user_event(request: UserEventRequest) -> UserEventResponse:
+        seen.append((request.data_type, request.data, request.content_type))
+        return UserEventResponse(answer.SerializeToString(), data_type="protobuf")
+
+    handler = WebPubSubEventHandler("chat", allowed_origins=["127.0.0.1"], access_keys=[KEY], on_connect=on_connect,
+                                    on_user_event=on_user_event)
+    up, down = schema.UpstreamMessage, schema.DownstreamMessage
+    with emulator_calling(handler, serve) as emu:
+        async with aiohttp.ClientSession(timeout=CLIENT_TIMEOUT) as session:
+            async with session.ws_connect(client_url(emu, "alice"), protocols=[PROTOBUF_SUBPROTOCOL]) as socket:
+                assert socket.protocol == PROTOBUF_SUBPROTOCOL
+
+                async def receive(case: str) -> Any:
+                    frame = await socket.receive(timeout=WAIT_SECONDS)
+                    assert frame.type == aiohttp.WSMsgType.BINARY, frame
+                    message = down.FromString(frame.data)
+                    assert message.WhichOneof("message") == case, message
+                    return getattr(message, case)
+
+                await receive("system_message")  # connected
+                event = up.EventMessage(event="echo", data=schema.MessageData(protobuf_data=sent), ack_id=1)
+                await socket.send_bytes(up(event_message=event).SerializeToString())
+                reply, ack = await receive("data_message"), await receive("ack_message")
+    assert seen == [("protobuf", sent.SerializeToString(), "application/x-protobuf")]
+    assert (getattr(reply, "from"), reply.data.WhichOneof("data"), reply.data.protobuf_data) == (
+        "server", "protobuf_data", answer)
+    assert (ack.ack_id, ack.success) == (1, True)

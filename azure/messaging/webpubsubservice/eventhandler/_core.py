@@ -29,6 +29,7 @@ from ._models import (
 )
 from ._origins import AllowedOrigins, OriginPolicy, split_origin_header
 from ._parsing import (
+    PROTOBUF,
     SYSTEM_TYPE_PREFIX,
     TYPE_PREFIX,
     USER_TYPE_PREFIX,
@@ -340,10 +341,10 @@ def _user_event_reply(request: UserEventRequest, result: Any) -> HandlerResponse
         if not isinstance(result.data, str):
             return _server_error("on_user_event returned text data that is not a str")
         content_type, body = _TEXT, result.data.encode("utf-8")
-    elif data_type == "binary":
+    elif data_type in ("binary", "protobuf"):
         if not isinstance(result.data, (bytes, bytearray, memoryview)):
-            return _server_error("on_user_event returned binary data that is not bytes")
-        content_type, body = _BINARY, bytes(result.data)
+            return _server_error(f"on_user_event returned {data_type} data that is not bytes")
+        content_type, body = _BINARY if data_type == "binary" else PROTOBUF, bytes(result.data)
     else:
         try:
             body = json.dumps(result.data, separators=(",", ":"), ensure_ascii=False).encode("utf-8")

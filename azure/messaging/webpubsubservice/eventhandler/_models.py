@@ -9,7 +9,8 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from typing_extensions import Literal
 
-DataType = Literal["text", "json", "binary"]
+DataType = Literal["text", "json", "binary", "protobuf"]
+DATA_TYPES = ("text", "json", "binary", "protobuf")
 UserProperties = List[Tuple[str, str]]  # MQTT 5.0 user properties: (name, value) pairs, names may repeat
 
 # Status codes the service documents for refusing a connect or failing a user event.
@@ -145,8 +146,10 @@ class ConnectResponse:
 class UserEventRequest:
     """A blocking user event: ``message`` from simple clients, or a subprotocol client's ``event``.
 
-    ``data`` is ``str`` for ``text/plain``, the parsed value for ``application/json`` and ``bytes``
-    for anything else (``application/octet-stream``, ``application/x-protobuf``).
+    ``data`` is ``str`` for ``text/plain`` (``data_type="text"``), the parsed value for ``application/json``
+    (``"json"``), the bytes of a serialized ``google.protobuf.Any`` for ``application/x-protobuf`` (``"protobuf"``:
+    a protobuf client's ``protobuf_data``, e.g. ``any_pb2.Any.FromString(request.data)``) and ``bytes`` for
+    anything else (``"binary"``).
     """
 
     context: ConnectionContext
@@ -164,15 +167,17 @@ class UserEventRequest:
 @dataclass
 class UserEventResponse:
     """Data sent back to the calling connection only. ``data_type`` defaults from the data:
-    ``str`` -> text, ``bytes`` -> binary, anything else -> JSON. ``mqtt_user_properties`` reach an MQTT client."""
+    ``str`` -> text, ``bytes`` -> binary, anything else -> JSON; ``"protobuf"`` sends ``bytes`` of a serialized
+    ``google.protobuf.Any`` as ``application/x-protobuf`` (a protobuf client gets them as ``protobuf_data``).
+    ``mqtt_user_properties`` reach an MQTT client."""
 
     data: Any
     data_type: Optional[DataType] = None
     mqtt_user_properties: Optional[UserProperties] = None
 
     def __post_init__(self) -> None:
-        if self.data_type not in (None, "text", "json", "binary"):
-            raise ValueError(f"data_type must be 'text', 'json' or 'binary', not {self.data_type!r}")
+        if self.data_type is not None and self.data_type not in DATA_TYPES:
+            raise ValueError(f"data_type must be 'text', 'json', 'binary' or 'protobuf', not {self.data_type!r}")
 
     def resolved_data_type(self) -> DataType:
         if self.data_type is not None:

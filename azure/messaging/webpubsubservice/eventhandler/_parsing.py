@@ -32,6 +32,7 @@ TYPE_PREFIX = "azure.webpubsub."
 SYSTEM_TYPE_PREFIX = "azure.webpubsub.sys."
 USER_TYPE_PREFIX = "azure.webpubsub.user."
 REQUIRED_HEADERS = ("ce-awpsversion", "ce-type", "ce-hub", "ce-connectionid")
+PROTOBUF = "application/x-protobuf"  # a protobuf client's protobuf_data: the bytes of a serialized Any
 
 
 class MalformedEvent(Exception):
@@ -243,7 +244,7 @@ def parse_disconnected(context: ConnectionContext, body: bytes) -> DisconnectedR
 def parse_user_event(context: ConnectionContext, content_type: str, body: bytes) -> UserEventRequest:
     media_type, parameters = split_content_type(content_type)
     data: Any = body
-    data_type: DataType = "binary"
+    data_type: DataType = "protobuf" if media_type == PROTOBUF else "binary"
     if media_type in ("text/plain", "application/json"):
         text = _decode_text(body, parameters.get("charset", "utf-8"))
         data, data_type = text, "text"
