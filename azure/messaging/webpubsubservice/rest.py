@@ -13,7 +13,7 @@ before anything is sent. Extra keyword arguments (``headers=``, ``params=``) go 
 from __future__ import annotations
 
 import io
-from typing import IO, Any, Iterable, List, Optional, Sequence, Tuple, Union
+from typing import IO, Any, Dict, Iterable, List, Optional, Sequence, Tuple, Union
 from urllib.parse import quote, urlencode
 
 from azure.core.rest import HttpRequest
@@ -123,9 +123,9 @@ def _request(
     content_type: Optional[str] = None,
     **kwargs: Any,
 ) -> HttpRequest:
-    query = [(name, value) for name, value in query if value is not None]
-    query.append(("api-version", api_version))
-    url = path + "?" + urlencode(query, quote_via=quote)
+    pairs = [(name, value) for name, value in query if value is not None]
+    version = "api-version=" + quote(api_version, safe="")
+    url = f"{path}?{urlencode(pairs, quote_via=quote)}&{version}" if pairs else f"{path}?{version}"
     headers = kwargs.pop("headers", None) or {}
     if content is not None:
         body = _read(content)
@@ -140,8 +140,16 @@ def _request(
     return HttpRequest(method, url, headers=headers, **kwargs)
 
 
+_hub_paths: Dict[str, str] = {}  # hub -> "/api/hubs/<hub>", checked and encoded once per hub
+
+
 def _hub_path(hub: str, *segments: str) -> str:
-    return "/api/hubs/" + _segment(validate_hub(hub)) + "".join("/" + s for s in segments)
+    base = _hub_paths.get(hub) if type(hub) is str else None  # pylint: disable=unidiomatic-typecheck
+    if base is None:
+        base = "/api/hubs/" + _segment(validate_hub(hub))
+        if len(_hub_paths) < 256:
+            _hub_paths[hub] = base
+    return base + "".join("/" + s for s in segments)
 
 
 def _excluded(excluded: Optional[Sequence[str]]) -> _Query:
