@@ -6,7 +6,7 @@ back, against the loopback 202 server in its own process. Plain aiohttp (one ``C
 tasks posting the same request with a fixed token) is the reference line. The sync client is measured in
 the same run too, so a regression of it shows next to the async figures.
 
-    python benchmarks/bench_send_async.py [--seconds 1.0] [--rounds 5] [--concurrency 32] [--quick] [--instructions]
+    python benchmarks/bench_send_async.py [--seconds 0.6] [--rounds 9] [--concurrency 32] [--quick] [--instructions]
 """
 from __future__ import annotations
 
@@ -58,7 +58,7 @@ def run(seconds: float, rounds: int, concurrency: int = 32, with_official: bool 
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_round_arguments(parser, seconds=1.0, rounds=5)
+    add_round_arguments(parser, seconds=0.6, rounds=9)
     parser.add_argument("--concurrency", type=int, default=32, help="concurrent calls (default 32)")
     parser.add_argument("--no-sync", action="store_true", help="leave out the sync client's line")
     parser.add_argument("--instructions", action="store_true",

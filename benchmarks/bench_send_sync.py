@@ -5,7 +5,7 @@ every request signed with a fresh JWT) and call ``send_to_all("hello")`` back to
 server (its own process) that answers 202 at once. A raw urllib3 keep-alive loop against the same server
 is the reference line: what the library under our transport and the server allow with no SDK at all.
 
-    python benchmarks/bench_send_sync.py [--seconds 1.0] [--rounds 5] [--quick] [--no-official] [--instructions]
+    python benchmarks/bench_send_sync.py [--seconds 0.6] [--rounds 9] [--quick] [--no-official] [--instructions]
 """
 from __future__ import annotations
 
@@ -46,7 +46,7 @@ def run(seconds: float, rounds: int, with_official: bool = True) -> Dict[str, An
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_round_arguments(parser, seconds=1.0, rounds=5)
+    add_round_arguments(parser, seconds=0.6, rounds=9)
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions per call with callgrind (load-independent, ~3 minutes)")
     args = parser.parse_args(argv)

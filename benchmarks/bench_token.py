@@ -3,7 +3,7 @@
 Both sign the token locally (no network): ``get_client_access_token(user_id=..., roles=[...], groups=[...])``
 called back to back on one client per implementation, each in its own worker process.
 
-    python benchmarks/bench_token.py [--seconds 1.0] [--rounds 5] [--quick] [--no-official] [--instructions]
+    python benchmarks/bench_token.py [--seconds 0.6] [--rounds 9] [--quick] [--no-official] [--instructions]
 
 ``--instructions`` also counts the CPU instructions of one call with valgrind's callgrind (about a
 minute): a figure that does not move when other jobs load the machine.
@@ -54,7 +54,7 @@ def token_instructions(with_official: bool, calls: int = 2000) -> Dict[str, floa
 
 def main(argv: Optional[List[str]] = None) -> Dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_round_arguments(parser, seconds=1.0, rounds=5)
+    add_round_arguments(parser, seconds=0.6, rounds=9)
     parser.add_argument("--instructions", action="store_true",
                         help="also count instructions per call with callgrind (load-independent, ~1 minute)")
     args = parser.parse_args(argv)

@@ -46,10 +46,15 @@ def summary_rows(results: Dict[str, Dict[str, Any]]) -> List[List[str]]:
                          f"{result['efficiency']:.0%} (rounds {low:.0%}..{high:.0%})", "", ""])
             continue
         medians, unit = result["medians"], result["unit"]
+        per_round = result["per_round"]
+        spread_text = f" (rounds {min(per_round):.2f}..{max(per_round):.2f})" if per_round else ""
         rows.append([result["benchmark"], fmt_rate(medians["ours"], " " + unit),
                      f"official {fmt_rate(medians.get('official'), ' ' + unit)}",
-                     f"{fmt_ratio(result['ratio'])} (per round {fmt_ratio(result['paired_ratio'])})",
+                     f"{fmt_ratio(result['ratio'])}{spread_text}",
                      f">= {result['target']:g}x", verdict(result["ratio"], result["target"])])
+        if result["cpu_ratio"] is not None:
+            rows.append(["  client CPU per call", f"{result['cpu_us']['ours']:,.1f} us",
+                         f"official {result['cpu_us']['official']:,.1f} us", fmt_ratio(result["cpu_ratio"]), "", ""])
         instructions = result.get("instructions") or {}
         if "official" in instructions:
             rows.append(["  instructions per call (callgrind)", f"{instructions['ours']:,.0f}",
