@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any, Dict, Mapping, Optional, Type
+from typing import Any, Dict, Mapping, Optional, Type, Union
 
 from azure.core.exceptions import (
     ClientAuthenticationError,
@@ -13,23 +13,11 @@ from azure.core.exceptions import (
     ResourceNotFoundError,
     ResourceNotModifiedError,
 )
-from typing_extensions import Protocol
+from azure.core.rest import AsyncHttpResponse, HttpResponse
 
 
-class Response(Protocol):
-    """What interpreting a response needs; sync and async azure-core responses both provide it."""
-
-    @property
-    def status_code(self) -> int: ...
-
-    @property
-    def headers(self) -> Any: ...
-
-    @property
-    def reason(self) -> Optional[str]: ...
-
-    @property
-    def content(self) -> bytes: ...
+# What interpreting a response reads (status_code, headers, reason, content): both kinds of azure-core response.
+Response = Union[HttpResponse, AsyncHttpResponse]
 
 
 _ERRORS_BY_STATUS: Dict[int, Type[HttpResponseError]] = {
@@ -93,7 +81,7 @@ def raise_for_status(response: Response) -> None:
     error_type = _ERRORS_BY_STATUS.get(status, HttpResponseError)
     error = _service_error(response)
     message = str(error) if error else f"Operation returned status {status} {response.reason or ''}".rstrip()
-    exception = error_type(message=message, response=response, error_format=ServiceErrorFormat)  # type: ignore[arg-type]
+    exception = error_type(message=message, response=response, error_format=ServiceErrorFormat)
     if exception.error is None and error is not None:
         exception.error = error
         exception.message = message

@@ -7,6 +7,7 @@ functions rather than re-implementing them (see ``_shell.py``).
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import time
@@ -508,9 +509,8 @@ class _TokenShape:
 
     __slots__ = ("base_url", "claims_head", "claims_tail", "service_query")
 
-    def __init__(self, target: Target, user_id: Optional[str], roles: Optional[Sequence[str]],
+    def __init__(self, endpoint: str, hub: str, user_id: Optional[str], roles: Optional[Sequence[str]],
                  groups: Optional[Sequence[str]], client_protocol: str) -> None:
-        hub = target.hub_name()  # checked when the client was built
         protocol = str(client_protocol or "Default").lower()
         if protocol not in _CLIENT_PATHS:
             raise ValueError(f"client_protocol must be 'Default', 'MQTT' or 'SocketIO', got {client_protocol!r}")
@@ -519,8 +519,8 @@ class _TokenShape:
         role_list = rest._strings("roles", roles)  # pylint: disable=protected-access
         group_list = [rest._group(g) for g in rest._strings("groups", groups)]  # pylint: disable=protected-access
         path = _CLIENT_PATHS[protocol] + hub
-        self.base_url = websocket_base(target.endpoint) + path
-        self.claims_head = '{"aud":' + _jwt.compact_json(target.endpoint + path) + ',"iat":'
+        self.base_url = websocket_base(endpoint) + path
+        self.claims_head = '{"aud":' + _jwt.compact_json(endpoint + path) + ',"iat":'
         extra: Dict[str, Any] = {}
         if user_id is not None:
             extra["sub"] = user_id
@@ -535,23 +535,17 @@ class _TokenShape:
         return {"baseUrl": self.base_url, "token": token, "url": f"{self.base_url}?access_token={token}"}
 
 
-_token_shapes: Dict[Tuple[Any, ...], _TokenShape] = {}
+_cached_token_shape = functools.lru_cache(maxsize=1024)(_TokenShape)
 
 
 def _token_shape(target: Target, user_id: Optional[str], roles: Optional[Sequence[str]],
                  groups: Optional[Sequence[str]], client_protocol: str) -> _TokenShape:
+    endpoint, hub = target.endpoint, target.hub_name()
     try:
-        cache_key = (target.endpoint, target.hub, user_id, client_protocol,
-                     None if roles is None else tuple(roles), None if groups is None else tuple(groups))
-        shape = _token_shapes.get(cache_key)
+        return _cached_token_shape(endpoint, hub, user_id, None if roles is None else tuple(roles),
+                                   None if groups is None else tuple(groups), client_protocol)
     except TypeError:  # unhashable arguments: let the checks in _TokenShape explain what is wrong
-        return _TokenShape(target, user_id, roles, groups, client_protocol)
-    if shape is None:
-        shape = _TokenShape(target, user_id, roles, groups, client_protocol)
-        if len(_token_shapes) >= 1024:  # a bound, not an LRU: shapes are cheap to rebuild
-            _token_shapes.clear()
-        _token_shapes[cache_key] = shape
-    return shape
+        return _TokenShape(endpoint, hub, user_id, roles, groups, client_protocol)
 
 
 def get_client_access_token(

@@ -104,17 +104,13 @@ def event_time(value: Optional[str]) -> Optional[datetime]:
     return parsed.astimezone(timezone.utc)
 
 
-def _json_body(body: bytes, event: str) -> Any:
+def _json_object_body(body: bytes, event: str) -> Dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        return json.loads(body.decode("utf-8-sig"))
+        document = json.loads(body.decode("utf-8-sig"))
     except (UnicodeDecodeError, ValueError) as error:
         raise MalformedEvent(f"{event} body is not valid JSON: {error}") from None
-
-
-def _json_object_body(body: bytes, event: str) -> Dict[str, Any]:
-    document = _json_body(body, event)
     if document is None:
         return {}
     if not isinstance(document, dict):
