@@ -20,8 +20,8 @@ from azure.core.exceptions import HttpResponseError
 from typing_extensions import TypedDict
 
 
-class PipelineOptions(TypedDict, total=False):
-    """Per-call keywords of the azure-core pipeline."""
+class _Options(TypedDict, total=False):
+    """Keywords azure-core reads both per call and when a client is built."""
 
     headers: Mapping[str, str]  # HeadersPolicy: extra request headers
     request_id: Optional[str]  # RequestIdPolicy: x-ms-client-request-id (None: send none)
@@ -34,23 +34,28 @@ class PipelineOptions(TypedDict, total=False):
     retry_status: int
     retry_backoff_factor: float
     retry_backoff_max: float
-    retry_on_methods: Collection[str]
     permit_redirects: bool  # RedirectPolicy
     redirect_max: int
-    enforce_https: bool  # bearer-token policy (Microsoft Entra ID credentials)
     logging_enable: bool  # log the request and response at DEBUG
-    logger: logging.Logger  # HttpLoggingPolicy
     raw_request_hook: Callable[..., Any]  # CustomHookPolicy: called with the PipelineRequest
     raw_response_hook: Callable[..., Any]  # ... and with the PipelineResponse
-    tracing_options: Mapping[str, Any]  # tracing decorators and DistributedTracingPolicy
-    tracing_attributes: Mapping[str, Any]
-    parent_span: Any
-    merge_span: bool
+    tracing_attributes: Mapping[str, Any]  # tracing decorators and DistributedTracingPolicy
     connection_timeout: float  # transport
     read_timeout: float
     connection_verify: Union[bool, str]
     connection_cert: Union[str, Tuple[str, str]]
     proxies: Mapping[str, str]
+
+
+class PipelineOptions(_Options, total=False):
+    """Per-call keywords of the azure-core pipeline."""
+
+    retry_on_methods: Collection[str]
+    enforce_https: bool  # bearer-token policy (Microsoft Entra ID credentials)
+    logger: logging.Logger  # HttpLoggingPolicy
+    tracing_options: Mapping[str, Any]
+    parent_span: Any
+    merge_span: bool
 
 
 class CallOptions(PipelineOptions, total=False):
@@ -61,50 +66,29 @@ class CallOptions(PipelineOptions, total=False):
     error_map: Mapping[int, Type[HttpResponseError]]  # status code -> exception type to raise
 
 
-class ClientOptions(TypedDict, total=False):
-    """Constructor keywords of both clients (and of ``from_connection_string``): ours, then the options
-    azure-core's policies and transports read when they are built, then the policies themselves."""
+class ClientOptions(_Options, total=False):
+    """Constructor keywords of both clients (and of ``from_connection_string``): besides the options azure-core
+    also reads per call, ours, the other options its policies and transports read when they are built, and the
+    policies themselves."""
 
     api_version: str
     reverse_proxy_endpoint: str  # e.g. API Management in front of the service; tokens keep the service URL
     credential_scopes: Sequence[str]  # Microsoft Entra ID credentials
     transport: Any  # an azure-core HttpTransport (sync client) or AsyncHttpTransport (async client)
-    logging_enable: bool
-    request_id: Optional[str]  # RequestIdPolicy
-    auto_request_id: bool
+    auto_request_id: bool  # RequestIdPolicy
     request_id_header_name: str
-    headers: Mapping[str, str]  # HeadersPolicy: sent with every request
-    user_agent: str  # UserAgentPolicy
-    user_agent_overwrite: bool
-    user_agent_use_env: bool
-    permit_redirects: bool  # RedirectPolicy
-    redirect_max: int
-    redirect_on_status_codes: Collection[int]
+    user_agent_use_env: bool  # UserAgentPolicy
+    redirect_on_status_codes: Collection[int]  # RedirectPolicy
     redirect_remove_headers: Collection[str]
-    timeout: float  # RetryPolicy
-    retry_total: int
-    retry_connect: int
-    retry_read: int
-    retry_status: int
-    retry_backoff_factor: float
-    retry_backoff_max: float
-    retry_mode: Any  # azure.core.pipeline.policies.RetryMode
+    retry_mode: Any  # RetryPolicy: azure.core.pipeline.policies.RetryMode
     retry_on_status_codes: Collection[int]
     enable_cae: bool  # bearer-token policy
     blocked_redirect_headers: Collection[str]  # SensitiveHeaderCleanupPolicy
     disable_redirect_cleanup: bool
-    raw_request_hook: Callable[..., Any]  # CustomHookPolicy
-    raw_response_hook: Callable[..., Any]
     network_span_namer: Callable[..., str]  # DistributedTracingPolicy
-    tracing_attributes: Mapping[str, Any]
     additional_allowed_query_params: Collection[str]
     instrumentation_config: Mapping[str, Any]
-    connection_timeout: float  # the default transport
-    read_timeout: float
-    connection_verify: Union[bool, str]
-    connection_cert: Union[str, Tuple[str, str]]
-    proxies: Mapping[str, str]
-    use_env_settings: bool
+    use_env_settings: bool  # the default transport
     connection_data_block_size: int
     request_id_policy: Any  # policies replacing the defaults ...
     headers_policy: Any
