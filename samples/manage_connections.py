@@ -1,4 +1,11 @@
-"""Check and close connections: one, a user's, a group's, or all of them."""
+"""Check and close connections: one, a user's, a group's, or all of them.
+
+    python samples/manage_connections.py
+
+Connects ``alice``, checks that her connection and user exist, closes her connection with a reason (which
+her client receives), then closes by user, by group and everything. Starts the local emulator in-process,
+or uses the resource WEBPUBSUB_CONNECTION_STRING names.
+"""
 
 from _sample_support import Listener, web_pubsub_connection_string
 

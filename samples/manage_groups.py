@@ -1,8 +1,15 @@
-"""Organise connections and users into groups; list a group's members."""
+"""Organise connections and users into groups; list a group's members.
+
+    python samples/manage_groups.py
+
+Connects ``alice`` and ``bob``, adds them to ``room1`` by connection and by user, adds connections to
+``vip`` with an OData filter, lists members, and removes them again. Starts the local emulator
+in-process, or uses the resource WEBPUBSUB_CONNECTION_STRING names.
+"""
 
 from _sample_support import Listener, web_pubsub_connection_string
 
-from azure.messaging.webpubsubservice import WebPubSubServiceClient
+from azure.messaging.webpubsubservice import WebPubSubServiceClient, odata
 
 
 def main() -> None:
@@ -17,7 +24,7 @@ def main() -> None:
         print("room1 exists:", service.group_exists("room1"))
         print("room1 members:", sorted(m["userId"] for m in service.list_connections_in_group("room1")))
 
-        service.add_connections_to_groups(groups=["vip"], filter="userId eq 'alice'")
+        service.add_connections_to_groups(groups=["vip"], filter=odata("userId eq {}", "alice"))
         print("vip members:", [m["userId"] for m in service.list_connections_in_group("vip")])
 
         service.remove_user_from_group("room1", "bob")

@@ -1,4 +1,11 @@
-"""The asyncio client: groups, existence checks, permissions and paging through a group's members."""
+"""The asyncio client: groups, existence checks, permissions and paging through a group's members.
+
+    python samples/manage_groups_async.py
+
+Connects three users, manages their groups and permissions with the async client, pages through a
+group one member per page, closes a connection and shows the error for a user with no connection.
+Starts the local emulator in-process, or uses the resource WEBPUBSUB_CONNECTION_STRING names.
+"""
 
 import asyncio
 
@@ -6,7 +13,7 @@ from _async_sample_support import AsyncListener, web_pubsub_connection_string
 
 from azure.core.exceptions import ResourceNotFoundError
 
-from azure.messaging.webpubsubservice import WebPubSubPermission
+from azure.messaging.webpubsubservice import WebPubSubPermission, odata
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
 
@@ -21,7 +28,7 @@ async def main() -> None:
 
             await service.add_user_to_group("room1", "alice")
             await service.add_connection_to_group("room1", bob.connection_id)
-            await service.add_connections_to_groups(groups=["vip"], filter="userId eq 'carol'")
+            await service.add_connections_to_groups(groups=["vip"], filter=odata("userId eq {}", "carol"))
             members = [member async for member in service.list_connections_in_group("room1", maxpagesize=1)]
             print("room1 members:", sorted(member["userId"] for member in members))
             print("vip exists:", await service.group_exists("vip"))

@@ -1,4 +1,11 @@
-"""Grant, check and revoke a connection's permission to join or publish to a group."""
+"""Grant, check and revoke a connection's permission to join or publish to a group.
+
+    python samples/manage_permissions.py
+
+Connects ``carol`` without roles, grants her connection the right to join ``room1``, shows her join
+acknowledged, then revokes it. Starts the local emulator in-process, or uses the resource
+WEBPUBSUB_CONNECTION_STRING names.
+"""
 
 from _sample_support import Listener, web_pubsub_connection_string
 

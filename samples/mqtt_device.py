@@ -1,6 +1,6 @@
-"""An MQTT device and its backend on Azure Web PubSub, against the local emulator, in one command:
+"""An MQTT device and its backend on Azure Web PubSub, in one command:
 
-    python samples/mqtt_device.py
+    python samples/mqtt_device.py [--port PORT]
 
 The device is a simulated thermostat: paho-mqtt over WebSocket, with the URL that the backend mints with
 ``get_client_access_token(client_protocol="mqtt")``. It publishes its readings to the topic (= group)
@@ -9,16 +9,26 @@ The device is a simulated thermostat: paho-mqtt over WebSocket, with the URL tha
 The backend is two things: an event handler (``WebPubSubEventHandler`` on a WSGI server) that admits the
 device by its MQTT password, hears its readings and knows when it comes and goes; and the service client,
 which pushes commands to the device: to this one device (topic ``$webpubsub/server/messages``) and to every
-device in the group ``commands`` (topic ``commands``).
+device in the group ``commands`` (topic ``commands``). It prints what each side sees.
+
+By default it starts the local emulator in-process, with the backend (on a free port, or ``--port``) as
+the hub's event handler. With a real Web PubSub resource, set WEBPUBSUB_CONNECTION_STRING to its
+connection string; the service must then reach the backend: expose 127.0.0.1:PORT at a public URL (for
+example through a tunnel), set the hub ``devices``' event handler URL to ``<public URL>/eventhandler``
+with the system events ``connect``, ``connected`` and ``disconnected`` and the user events ``*``, and
+run the sample with that ``--port``.
 """
 
 from __future__ import annotations
 
+import argparse
+import contextlib
 import json
+import os
 import queue
 import threading
 from socketserver import ThreadingMixIn
-from typing import Any
+from typing import Any, Iterator
 from urllib.parse import urlsplit
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
@@ -121,15 +131,28 @@ class _Quiet(WSGIRequestHandler):
         pass
 
 
+@contextlib.contextmanager
+def web_pubsub_connection_string(handler_url: str) -> Iterator[str]:
+    """WEBPUBSUB_CONNECTION_STRING (a real resource), or else an emulator that sends events to ``handler_url``."""
+    configured = os.environ.get("WEBPUBSUB_CONNECTION_STRING")
+    if configured:
+        yield configured
+        return
+    with Emulator(event_handlers={HUB: handler_url}) as emulator:
+        yield emulator.connection_string
+
+
 def main() -> None:
-    server = make_server("127.0.0.1", 0, lambda environ, start: [], _ThreadingServer, _Quiet)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--port", type=int, default=0, help="port of the backend's event handler (default: a free one)")
+    server = make_server("127.0.0.1", parser.parse_args().port, lambda environ, start: [], _ThreadingServer, _Quiet)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     handler_url = f"http://127.0.0.1:{server.server_address[1]}/eventhandler"
     try:
-        with Emulator(event_handlers={HUB: handler_url}) as emulator, \
-                WebPubSubServiceClient.from_connection_string(emulator.connection_string, hub=HUB) as service:
+        with web_pubsub_connection_string(handler_url) as connection_string, \
+                WebPubSubServiceClient.from_connection_string(connection_string, hub=HUB) as service:
             device_left = threading.Event()
-            server.set_app(create_backend(emulator.connection_string, service, device_left).as_wsgi_app())
+            server.set_app(create_backend(connection_string, service, device_left).as_wsgi_app())
             token = service.get_client_access_token(client_protocol="mqtt")
             print("device URL:", token["baseUrl"])
             thermostat = Thermostat(token["url"])

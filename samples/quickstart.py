@@ -2,9 +2,9 @@
 
     pip install -r dev_requirements.txt && python samples/quickstart.py
 
-Starts the local Web PubSub emulator in-process (or uses WEBPUBSUB_CONNECTION_STRING), connects a
-WebSocket client with the json.webpubsub.azure.v1 subprotocol, sends three messages with the SDK and
-prints what the client received.
+Starts the local Web PubSub emulator in-process (or uses the resource WEBPUBSUB_CONNECTION_STRING
+names), connects a WebSocket client with the json.webpubsub.azure.v1 subprotocol, sends three messages
+with the SDK and prints what the client received.
 """
 
 from _sample_support import Listener, web_pubsub_connection_string

@@ -1,8 +1,14 @@
-"""Send to everyone, a group, a user or one connection; with filters, exclusions and a TTL."""
+"""Send to everyone, a group, a user or one connection; with filters, exclusions and a TTL.
+
+    python samples/send_messages.py
+
+Connects ``alice`` and ``bob`` and prints what each receives of text, JSON and binary messages. Starts
+the local emulator in-process, or uses the resource WEBPUBSUB_CONNECTION_STRING names.
+"""
 
 from _sample_support import Listener, web_pubsub_connection_string
 
-from azure.messaging.webpubsubservice import WebPubSubServiceClient
+from azure.messaging.webpubsubservice import WebPubSubServiceClient, odata
 
 
 def main() -> None:
@@ -15,7 +21,7 @@ def main() -> None:
         service.send_to_all("to everyone", excluded=[bob.connection_id])
         print("alice got:", alice.next()["data"])
 
-        service.send_to_all({"only": "bob"}, filter="userId eq 'bob'", message_ttl_seconds=60)
+        service.send_to_all({"only": "bob"}, filter=odata("userId eq {}", "bob"), message_ttl_seconds=60)
         print("bob got:", bob.next()["data"])
 
         service.send_to_group("room1", "to room1")

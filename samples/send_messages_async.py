@@ -1,9 +1,17 @@
-"""The asyncio client: send to everyone, a group, a user or one connection, many sends at once."""
+"""The asyncio client: send to everyone, a group, a user or one connection, many sends at once.
+
+    python samples/send_messages_async.py
+
+Connects ``alice`` and ``bob`` and prints what each receives, including five sends made concurrently
+with ``asyncio.gather``. Starts the local emulator in-process, or uses the resource
+WEBPUBSUB_CONNECTION_STRING names.
+"""
 
 import asyncio
 
 from _async_sample_support import AsyncListener, web_pubsub_connection_string
 
+from azure.messaging.webpubsubservice import odata
 from azure.messaging.webpubsubservice.aio import WebPubSubServiceClient
 
 
@@ -18,7 +26,7 @@ async def main() -> None:
             await service.send_to_all("to everyone", excluded=[bob.connection_id])
             print("alice got:", (await alice.next())["data"])
 
-            await service.send_to_all({"only": "bob"}, filter="userId eq 'bob'", message_ttl_seconds=60)
+            await service.send_to_all({"only": "bob"}, filter=odata("userId eq {}", "bob"), message_ttl_seconds=60)
             print("bob got:", (await bob.next())["data"])
 
             await service.send_to_group("room1", "to room1")

@@ -1,4 +1,11 @@
-"""Build a request with the `rest` module and send it with `send_request` (it never raises for a status)."""
+"""Build a request with the `rest` module and send it with `send_request` (it never raises for a status).
+
+    python samples/send_raw_requests.py
+
+The original README's REPL session as a script: prints the request, the response and its status, sends
+a file's JSON, and shows that a 404 comes back as a response. Starts the local emulator in-process, or
+uses the resource WEBPUBSUB_CONNECTION_STRING names.
+"""
 
 import json
 import tempfile

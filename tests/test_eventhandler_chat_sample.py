@@ -12,13 +12,16 @@ import sys
 import threading
 import urllib.error
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Dict, Iterator
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
 
 pytest.importorskip("webpubsub_emulator")
+from webpubsub_emulator import Emulator  # noqa: E402
 
 REPO = Path(__file__).resolve().parent.parent
 SERVER = REPO / "samples" / "chat" / "server.py"
@@ -26,18 +29,28 @@ WAIT_SECONDS = 15
 SUBPROTOCOL = "json.webpubsub.azure.v1"
 
 
-def sample_environment() -> Dict[str, str]:
-    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+def sample_environment(**variables: str) -> Dict[str, str]:
+    """The test's environment less WEBPUBSUB_CONNECTION_STRING (the sample then starts its own emulator)."""
+    environment = {name: value for name, value in os.environ.items() if name != "WEBPUBSUB_CONNECTION_STRING"}
+    environment["PYTHONPATH"] = os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])
+    return {**environment, **variables}
 
 
 @pytest.fixture
 def chat_url() -> Iterator[str]:
+    with running_chat("--port", "0") as url:
+        yield url
+
+
+@contextmanager
+def running_chat(*arguments: str, **environment: str) -> Iterator[str]:
+    """Start ``server.py`` as a user does; yield the URL it prints once it is running."""
     process = subprocess.Popen(
-        [sys.executable, str(SERVER), "--port", "0"],
+        [sys.executable, str(SERVER), *arguments],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
-        env=sample_environment(),
+        env=sample_environment(**environment),
     )
     lines: "queue.Queue[str]" = queue.Queue()
 
@@ -106,6 +119,21 @@ async def test_negotiate_then_chat_message_is_broadcast(chat_url: str) -> None:
                 assert await next_server_data(bob) == {"from": "alice", "text": "hello"}
                 assert await next_server_data(alice) == {"from": "alice", "text": "hello"}
             assert await next_server_data(alice) == {"system": "bob left", "online": ["alice"]}
+
+
+@pytest.mark.asyncio
+async def test_with_webpubsub_connection_string_it_chats_through_that_resource_and_starts_no_emulator() -> None:
+    with socket.socket() as probe:  # the port the hub settings name before the chat starts
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    # A separate emulator stands in for a real resource, its hub set up as the sample's docstring says.
+    with Emulator(event_handlers={"chat": f"http://127.0.0.1:{port}/eventhandler"}) as resource, \
+            running_chat("--port", str(port), WEBPUBSUB_CONNECTION_STRING=resource.connection_string) as url:
+        assert urlsplit(negotiate(url, "alice")).port == resource.port
+        async with chat_session() as session, join(session, url, "alice") as alice:
+            assert await next_server_data(alice) == {"system": "alice joined", "online": ["alice"]}
+            await alice.send_json({"type": "event", "event": "chat", "dataType": "text", "data": "hello"})
+            assert await next_server_data(alice) == {"from": "alice", "text": "hello"}
 
 
 @pytest.mark.asyncio

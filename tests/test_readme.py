@@ -3,9 +3,9 @@
 Every ```python block runs in document order in ONE namespace, fed line by line to the interactive
 interpreter, so a block that needs state an earlier block destroyed (a closed connection, a removed
 group) fails here as it would for the reader, and so does one that cannot be pasted. The
-"Follow along" block starts the emulator and connects ``alice``; nothing else is provided, except a
-``file.json`` in the working directory, which the README asks the reader to create. ``>>>`` blocks run
-as doctests in the same namespace. A block after ``<!-- readme-test: skip (reason) -->`` is not run (it
+"Follow along" block starts the emulator and connects ``alice``; nothing else is provided (the README
+writes its own ``file.json``, here in a scratch working directory). ``>>>`` blocks run as doctests in
+the same namespace. A block after ``<!-- readme-test: skip (reason) -->`` is not run (it
 needs Azure). The "Handle events" blocks run in the flow too; test_eventhandler_readme.py also serves
 each of them and sends it real events.
 
@@ -118,10 +118,9 @@ def run_in_order(text: str, namespace: Dict[str, Any]) -> int:
 
 @contextlib.contextmanager
 def reader_session(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Dict[str, Any]]:
-    """A namespace like a fresh ``python`` session in a directory holding a file.json; cleaned up after."""
+    """A namespace like a fresh ``python`` session in an empty directory; cleaned up after."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("WEBPUBSUB_CONNECTION_STRING", "restored after the test")
-    (tmp_path / "file.json").write_text('{"hello": "file"}')
     sdk_logger = logging.getLogger("azure.messaging.webpubsubservice")
     handlers, level = list(sdk_logger.handlers), sdk_logger.level
     namespace: Dict[str, Any] = {"__name__": "__main__"}

@@ -1,13 +1,21 @@
-"""Every sample runs to completion against the in-process emulator and shows what it promises."""
+"""Every sample runs to completion against the in-process emulator and shows what it promises, and runs
+against the resource WEBPUBSUB_CONNECTION_STRING names instead (here a separate emulator stands in for a
+real resource, configured as the sample's docstring tells a user to configure the real one)."""
 
 from __future__ import annotations
 
+import logging
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Dict, List
 
 import pytest
+from webpubsub_emulator import Emulator
+
+from test_aio_samples import EXPECTED_OUTPUT as ASYNC_EXPECTED_OUTPUT
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 
@@ -38,3 +46,41 @@ def test_sample_runs_against_the_emulator(sample: str) -> None:
     assert finished.returncode == 0, finished.stderr
     for expected in EXPECTED_OUTPUT[sample]:
         assert expected in finished.stdout
+
+
+def run_sample(sample: str, *arguments: str, connection_string: str) -> "subprocess.CompletedProcess[str]":
+    environment: Dict[str, str] = dict(os.environ, WEBPUBSUB_CONNECTION_STRING=connection_string)
+    return subprocess.run([sys.executable, str(SAMPLES / sample), *arguments], capture_output=True, text=True,
+                          timeout=90, env=environment, cwd=SAMPLES.parent)
+
+
+def requests_seen(records: List[logging.LogRecord]) -> List[str]:
+    """The emulator's access-log lines for REST calls and client connections."""
+    return [record.getMessage() for record in records if "/hubs/" in record.getMessage()]
+
+
+@pytest.mark.parametrize("sample", sorted(set(EXPECTED_OUTPUT) - {"mqtt_device.py"} | set(ASYNC_EXPECTED_OUTPUT)))
+def test_sample_uses_the_resource_named_by_webpubsub_connection_string(
+        sample: str, caplog: pytest.LogCaptureFixture) -> None:
+    expected = {**EXPECTED_OUTPUT, **ASYNC_EXPECTED_OUTPUT}[sample]
+    with caplog.at_level(logging.INFO, logger="webpubsub_emulator"), Emulator(verbose=True) as resource:
+        finished = run_sample(sample, connection_string=resource.connection_string)
+    assert finished.returncode == 0, finished.stderr
+    for line in expected:
+        assert line in finished.stdout
+    assert requests_seen(caplog.records), "the sample did not send to the resource it was given"
+
+
+def test_the_mqtt_sample_uses_the_resource_named_by_webpubsub_connection_string(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with socket.socket() as probe:  # a port for the backend, named in the hub settings before it starts
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    hub_settings = {"devices": f"http://127.0.0.1:{port}/eventhandler"}
+    with caplog.at_level(logging.INFO, logger="webpubsub_emulator"), \
+            Emulator(event_handlers=hub_settings, verbose=True) as resource:
+        finished = run_sample("mqtt_device.py", "--port", str(port), connection_string=resource.connection_string)
+    assert finished.returncode == 0, finished.stderr
+    for line in EXPECTED_OUTPUT["mqtt_device.py"]:
+        assert line in finished.stdout
+    assert requests_seen(caplog.records), "the sample did not send to the resource it was given"

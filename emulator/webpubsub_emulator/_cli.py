@@ -26,7 +26,9 @@ class _OneLineParser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog=PROGRAM, description="Local Azure Web PubSub emulator for development and "
-                                                      "tests (not the service).")
+                                                      "tests (not the service).",
+                            epilog="The emulator's README (emulator/README.md in the repository) explains each "
+                                   "flag and the config file.")
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8080, help="port to listen on (default 8080, 0 = any free)")
     parser.add_argument("--access-key", action="append", default=None, metavar="KEY",
@@ -59,7 +61,7 @@ def _parser() -> argparse.ArgumentParser:
                         help="also accept '_' in MQTT client ids (tools such as MQTTX use it; the service documents "
                              "letters and digits only)")
     parser.add_argument("--strict-json-data-types", action="store_true",
-                        help="close JSON-subprotocol clients that send dataType protobuf, as Microsoft's emulator")
+                        help="close JSON-subprotocol clients that send dataType protobuf, as Microsoft's emulator does")
     return parser
 
 

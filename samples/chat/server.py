@@ -1,23 +1,30 @@
-"""A chat room on Azure Web PubSub, running against the local emulator.
+"""A chat room on Azure Web PubSub: run it, then open http://127.0.0.1:8081/ in two browser tabs.
 
     python samples/chat/server.py [--port 8081]
 
 One process serves three things on one port: the page (``/``), ``/negotiate`` (a client access
-token from the SDK's service client) and the event handler (``/eventhandler``) that the emulator
+token from the SDK's service client) and the event handler (``/eventhandler``) that the service
 calls. Chat messages arrive as ``chat`` events and are broadcast with ``send_to_all``; the
 ``connected`` and ``disconnected`` events keep the list of who is online.
 
-The default port, 8081, stays clear of the standalone emulator's 8080; the emulator this sample
-starts for itself listens on a free port.
+By default it starts the local emulator in-process, on a free port, with this server as the hub's
+event handler; the chat's own default port, 8081, stays clear of a standalone emulator's 8080.
+
+With a real Web PubSub resource, set WEBPUBSUB_CONNECTION_STRING to its connection string. The
+service must then reach this server: expose it at a public URL (for example through a tunnel to
+127.0.0.1:8081), and in the hub ``chat``'s settings set the event handler URL to
+``<public URL>/eventhandler`` with the system events ``connect``, ``connected`` and ``disconnected``
+and the user event ``chat`` (or ``*``).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any, Callable, Dict, Iterable, Iterator, List
@@ -174,9 +181,15 @@ def main() -> None:
         parser.error(f"--port must be between 0 and 65535, got {port}")
     # Bind first so the emulator can be told where the event handler lives.
     server = listen(port)
-    with chat_with_emulator(server) as emulator:
-        print(f"Chat running at http://127.0.0.1:{server.server_address[1]}/ (emulator at {emulator.endpoint}); "
-              "Ctrl+C to stop", flush=True)
+    with ExitStack() as stack:
+        configured = os.environ.get("WEBPUBSUB_CONNECTION_STRING")
+        if configured:  # a real resource, whose hub settings name this server's public URL
+            server.set_app(create_app(configured))
+            service = "Web PubSub from WEBPUBSUB_CONNECTION_STRING"
+        else:
+            service = f"emulator at {stack.enter_context(chat_with_emulator(server)).endpoint}"
+        print(f"Chat running at http://127.0.0.1:{server.server_address[1]}/ ({service}); Ctrl+C to stop",
+              flush=True)
         try:
             server.serve_forever()
         except KeyboardInterrupt:
