@@ -132,11 +132,11 @@ def test_the_sample_values_name_every_keyword() -> None:
     assert set(SAMPLE_VALUES) == ASYNC_CLIENT_KEYWORDS and CLIENT_KEYWORDS == ASYNC_CLIENT_KEYWORDS - {"connection_limit"}
 
 
-@FLAVOURS
-@pytest.mark.parametrize("keyword", sorted(ASYNC_CLIENT_KEYWORDS))
+@pytest.mark.parametrize("client_type, keyword", [
+    *((WebPubSubServiceClient, keyword) for keyword in sorted(CLIENT_KEYWORDS)),
+    *((AsyncWebPubSubServiceClient, keyword) for keyword in sorted(ASYNC_CLIENT_KEYWORDS)),
+], ids=lambda value: value if isinstance(value, str) else ("sync" if value is WebPubSubServiceClient else "async"))
 def test_each_constructor_keyword_is_accepted_by_both_forms(client_type: type, keyword: str) -> None:
-    if keyword == "connection_limit" and client_type is WebPubSubServiceClient:
-        pytest.skip("the async client's only")
     options = {keyword: SAMPLE_VALUES[keyword]}
     _close(client_type("http://localhost:8080", "hub", KEY, **options))
     _close(client_type.from_connection_string(CONNECTION_STRING, "hub", **options))  # type: ignore[attr-defined]

@@ -196,10 +196,6 @@ class BodyDecoder:
         self._inflate = zlib.decompressobj(self._wbits) if self._wbits is not None else None
         self._started = False
 
-    @property
-    def active(self) -> bool:
-        return self._inflate is not None
-
     def decode(self, data: bytes) -> bytes:
         if self._inflate is None or not data:
             return data
@@ -236,13 +232,14 @@ class BodyDecoder:
             raise DecodeError(f"the {self._coding} response body decodes to more than {self._limit} bytes "
                               "(MAX_DECODED_BODY_BYTES): refused as a likely decompression bomb")
 
-    def whole(self, data: bytes) -> bytes:
-        return self.decode(data) + self.finish() if self._inflate is not None else data
-
 
 def decoded(headers: Mapping[str, str], body: bytes) -> bytes:
+    """A whole body, decoded as ``BodyDecoder`` decodes a stream."""
     coding = headers.get("content-encoding")
-    return BodyDecoder(coding).whole(body) if coding else body
+    if not coding:
+        return body
+    decoder = BodyDecoder(coding)
+    return decoder.decode(body) + decoder.finish()
 
 
 def body_failure(error: BaseException, detail: str, timed_out: bool) -> AzureError:
