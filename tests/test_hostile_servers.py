@@ -8,11 +8,13 @@ shows that the next call on the same client still works. The servers are raw-soc
 from __future__ import annotations
 
 import base64
+import contextlib
 import gc
 import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple, Type
@@ -79,7 +81,10 @@ def test_a_malformed_answer_is_a_service_response_error_and_the_next_call_works(
         client = driver.client(server.url)
         with pytest.raises(ServiceResponseError) as raised:
             driver.get(client)
-        assert exactly(ServiceResponseError)(raised.value)
+        # Python 3.9's http.client reads a chunk in 1 MiB pieces until it has it all, so a huge chunk size
+        # stalls until the read timeout there; later versions ask for it in one read, which refuses the size.
+        stalls = raw is MALFORMED["huge chunk size"] and not driver.is_async and sys.version_info < (3, 10)
+        assert exactly(ServiceResponseTimeoutError if stalls else ServiceResponseError)(raised.value)
         assert driver.get(client).content == b"fine"
     # Not reused, except where aiohttp < 3.14 (Python 3.9) parses 2,000 headers and the transport refuses
     # them afterwards: the answer was framed cleanly, so its connection may serve the next call.
@@ -349,6 +354,11 @@ def test_a_proxy_with_credentials_tunnels_https_calls(driver: Driver, certificat
     with FaultServer(answer(FINE), tls=server_tls(loopback)) as server, \
             FakeProxy(tls=server_tls(loopback) if proxy_tls else None, credentials=CREDENTIALS) as proxy:
         client = driver.client(server.url, proxies={"https": proxy.url_with(IN_URL)}, connection_verify=loopback[0])
+        if driver.is_async and proxy_tls and sys.version_info < (3, 11):  # asyncio has no TLS in TLS before 3.11
+            with pytest.raises(ServiceRequestError, match="TLS inside TLS from Python 3.11"):
+                driver.get(client)
+            assert proxy.visits == [] and server.requests == []
+            return
         assert driver.get(client).content == b"fine"
         assert driver.get(client).content == b"fine"  # through the same tunnel
     assert len(proxy.visits) == 1
@@ -357,6 +367,34 @@ def test_a_proxy_with_credentials_tunnels_https_calls(driver: Driver, certificat
     assert (tunnel.method, tunnel.target, tunnel.proxy_authorization) == ("CONNECT", f"127.0.0.1:{server.port}", BASIC)
     assert [r.target for r in server.requests] == ["/x", "/x"]
     assert all("proxy-authorization" not in r.headers for r in server.requests)  # the proxy's secret stays there
+
+
+def _texts_of(error: BaseException) -> List[str]:
+    """str() and repr() of an error and of every error it was raised from."""
+    texts: List[str] = []
+    seen: Any = error
+    while seen is not None and len(texts) < 20:
+        texts += [str(seen), repr(seen), str(getattr(seen, "inner_exception", ""))]
+        seen = seen.__cause__ or seen.__context__
+    return texts
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("proxy_answers", [False, True], ids=["nothing listens", "the proxy refuses them"])
+def test_proxy_credentials_never_appear_in_an_error(driver: Driver, scheme: str, proxy_answers: bool) -> None:
+    with contextlib.ExitStack() as stack:
+        proxy = stack.enter_context(FakeProxy(credentials=CREDENTIALS))
+        address = proxy.url.split("://", 1)[1]
+        if not proxy_answers:
+            stack.close()  # nothing listens there any more
+        client = driver.client(f"{scheme}://service.invalid", proxies={scheme: f"http://agent:s3cret%20word@{address}"})
+        if proxy_answers and scheme == "http":
+            assert driver.get(client).status_code == 407  # the proxy answers the request itself
+            return
+        with pytest.raises(ServiceRequestError, match=f"proxy {address}") as raised:
+            driver.get(client)
+    for text in _texts_of(raised.value):
+        assert "s3cret" not in text and "agent" not in text, text
 
 
 def test_a_proxy_refusing_the_credentials_of_a_tunnel_is_a_service_request_error(

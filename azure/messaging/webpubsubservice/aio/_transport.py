@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+import sys
 import weakref
 from typing import Any, AsyncIterator, Dict, Mapping, Optional, Tuple, Union
 
@@ -130,7 +131,9 @@ class AiohttpSessionTransport(TransportOptions, AsyncHttpTransport):  # type: ig
     :keyword connection_cert: a client certificate file, or ``(certfile, keyfile)``.
     :keyword proxies: ``{"http": url, "https": url}``; by default the ``*_PROXY``/``NO_PROXY`` environment
         variables, read once here. ``https://`` proxies are spoken to over TLS; ``user:password@`` in a proxy
-        URL is sent as ``Proxy-Authorization`` (aiohttp sends it with ``CONNECT`` for https:// endpoints).
+        URL is sent as ``Proxy-Authorization`` (with ``CONNECT`` for https:// endpoints).
+        Before Python 3.11 asyncio cannot run TLS inside TLS: https:// endpoints through an https:// proxy
+        raise ``ServiceRequestError`` saying so.
     :keyword int connection_limit: connections in use at once (default 100); further calls wait for one.
     """
 
@@ -144,6 +147,8 @@ class AiohttpSessionTransport(TransportOptions, AsyncHttpTransport):  # type: ig
         self._default_tls = self._tls_for(config.verify, config.cert)
         self._session: Optional[aiohttp.ClientSession] = None
         self._loop: Optional[asyncio.AbstractEventLoop] = None
+        # proxy URL -> (the URL without credentials, its Proxy-Authorization): aiohttp's error texts show the URL
+        self._proxy_parts: Dict[str, Tuple[URL, Optional[str]]] = {}
 
     async def open(self) -> None:
         pass
@@ -168,6 +173,14 @@ class AiohttpSessionTransport(TransportOptions, AsyncHttpTransport):  # type: ig
         config = self.connection_config
         url = request.url
         proxy = self.route(url, proxies)
+        headers = request_headers(request)
+        proxy_url, proxy_headers = None, None
+        if proxy:
+            proxy_url, authorization = self._proxy(url, proxy)
+            if authorization and url[:6].lower() == "https:":
+                proxy_headers = {"Proxy-Authorization": authorization}  # sent with CONNECT only
+            elif authorization:
+                headers["Proxy-Authorization"] = authorization  # the request itself goes to the proxy
         timeout, tls = self._timeout, self._default_tls
         if kwargs:
             timeouts = self.timeouts(kwargs)
@@ -182,8 +195,8 @@ class AiohttpSessionTransport(TransportOptions, AsyncHttpTransport):  # type: ig
             body = await _joined(content) if hasattr(content, "__aiter__") else request_body(request)
             raw = await session.request(
                 request.method, URL(url, encoded=True),  # as signed: the token's audience is this exact URL
-                data=body, headers=request_headers(request), allow_redirects=False, ssl=tls, proxy=proxy,
-                timeout=timeout)
+                data=body, headers=headers, allow_redirects=False, ssl=tls, proxy=proxy_url,
+                proxy_headers=proxy_headers, timeout=timeout)
         except (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError) as error:
             raise _azure_error(error, url, proxy) from error
         except asyncio.CancelledError:
@@ -198,6 +211,22 @@ class AiohttpSessionTransport(TransportOptions, AsyncHttpTransport):  # type: ig
         if not stream:
             await response.load()
         return response
+
+    def _proxy(self, url: str, proxy: str) -> Tuple[URL, Optional[str]]:
+        found = self._proxy_parts.get(proxy)
+        if found is None:
+            with_credentials = URL(proxy)
+            credentials = aiohttp.BasicAuth.from_url(with_credentials)
+            found = (with_credentials.with_user(None), credentials.encode() if credentials else None)
+            if len(self._proxy_parts) >= 64:
+                self._proxy_parts.clear()
+            self._proxy_parts[proxy] = found
+        if sys.version_info < (3, 11) and found[0].scheme == "https" and url[:6].lower() == "https:":
+            raise ServiceRequestError(
+                f"the async client cannot reach https:// endpoints through the https:// proxy {authority(proxy)} on "
+                f"Python {sys.version_info[0]}.{sys.version_info[1]}: asyncio runs TLS inside TLS from Python 3.11 "
+                "on; use an http:// proxy URL (the tunnel to the endpoint is still TLS) or the sync client")
+        return found
 
     def _session_in_this_loop(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
