@@ -102,12 +102,6 @@ class _Handler(BaseHTTPRequestHandler):
         super().setup()
         self.server.owner._opened(self.client_address)
 
-    def finish(self) -> None:
-        try:
-            super().finish()
-        finally:
-            self.server.owner._closed(self.client_address)
-
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
         pass
 
@@ -166,6 +160,15 @@ class _Server(ThreadingHTTPServer):
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client that hung up mid-answer (timeout tests) is not a test failure
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            # Reported here, after the base class has shut the socket down and closed it, not from the
+            # handler's finish(), which runs before that: a test waiting for a hang-up (``wait_closed``)
+            # must find the connection gone, else its client may still reuse it and lose the next request.
+            self.owner._closed(client_address)
 
 
 class RecordingServer:
@@ -245,7 +248,7 @@ class RecordingServer:
             return client in self._open
 
     def wait_closed(self, client: Tuple[str, int], timeout: float = WAIT_SECONDS) -> bool:
-        """Wait until the client side of that connection has hung up."""
+        """Wait until that connection is closed (by either side) and the server's socket is closed too."""
         deadline = time.monotonic() + timeout
         with self._changed:
             while client in self._open:
