@@ -28,7 +28,7 @@ from azure.core.exceptions import (
     ServiceResponseError,
     ServiceResponseTimeoutError,
 )
-from hostile_servers import Exchange, FakeProxy, FaultServer, Handler, answer, answer_then_hang_up, response
+from hostile_servers import WAIT, Exchange, FakeProxy, FaultServer, Handler, answer, answer_then_hang_up, response
 from transport_driver import Driver
 
 from azure.messaging.webpubsubservice._network import MAX_DECODED_BODY_BYTES
@@ -77,13 +77,16 @@ MALFORMED: Dict[str, bytes] = {
 
 @pytest.mark.parametrize("raw", list(MALFORMED.values()), ids=list(MALFORMED))
 def test_a_malformed_answer_is_a_service_response_error_and_the_next_call_works(driver: Driver, raw: bytes) -> None:
+    # Python 3.9's http.client reads a chunk in 1 MiB pieces until it has it all, so a huge chunk size
+    # stalls until the read timeout there; later versions ask for it in one read, which refuses the size.
+    stalls = raw is MALFORMED["huge chunk size"] and not driver.is_async and sys.version_info < (3, 10)
+    # The fake keeps the idle connection open for WAIT seconds, as long as the client's default read timeout:
+    # a stalled call waits far less, so it always times out before the fake's hang-up could end it with EOF.
+    first_call = {"read_timeout": WAIT / 10} if stalls else {}
     with FaultServer(script(answer(raw))) as server:  # the bad connection is left open: the client drops it
         client = driver.client(server.url)
         with pytest.raises(ServiceResponseError) as raised:
-            driver.get(client)
-        # Python 3.9's http.client reads a chunk in 1 MiB pieces until it has it all, so a huge chunk size
-        # stalls until the read timeout there; later versions ask for it in one read, which refuses the size.
-        stalls = raw is MALFORMED["huge chunk size"] and not driver.is_async and sys.version_info < (3, 10)
+            driver.get(client, **first_call)
         assert exactly(ServiceResponseTimeoutError if stalls else ServiceResponseError)(raised.value)
         assert driver.get(client).content == b"fine"
     # Not reused, except where aiohttp < 3.14 (Python 3.9) parses 2,000 headers and the transport refuses
