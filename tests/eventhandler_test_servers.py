@@ -46,7 +46,9 @@ def serve_asgi(app: Any) -> Iterator[str]:
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto"))
+    # ws="none": event handlers answer plain HTTP. uvicorn's "auto" would load a WebSocket implementation,
+    # which uvicorn 0.39 (the last for Python 3.9) takes from websockets' deprecated legacy API, a warning.
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="auto", ws="none"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [listener]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_SECONDS
