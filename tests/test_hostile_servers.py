@@ -15,6 +15,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import zlib
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple, Type
@@ -161,12 +162,21 @@ def test_an_answer_trickling_in_a_few_bytes_at_a_time_is_assembled(driver: Drive
 
 
 def test_bytes_sent_on_an_idle_pooled_connection_are_never_taken_for_the_next_answer(driver: Driver) -> None:
+    # The bytes go out only once the client has read the answer, so they find its connection idle in the pool
+    # (bytes that arrive with the answer are read and dropped with it, and the connection may then be reused).
+    idle, sent = threading.Event(), threading.Event()
+
+    def unsolicited(sock: socket.socket) -> None:
+        if idle.wait(WAIT):
+            sock.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n")
+            sent.set()
+
     with FaultServer(answer(response(200, b"first"))) as server:
-        server.after_answer = lambda sock: (server.stopped.wait(0.05),
-                                            sock.sendall(b"HTTP/1.1 408 Request Timeout\r\nContent-Length: 0\r\n\r\n"))
+        server.after_answer = unsolicited
         client = driver.client(server.url)
         assert driver.get(client).content == b"first"
-        server.stopped.wait(0.3)  # the unsolicited bytes are in the client's socket buffer by now
+        idle.set()
+        assert sent.wait(WAIT)  # on loopback, the bytes are in the client's socket buffer once sendall returns
         server.after_answer = None
         server.handler = answer(FINE)
         second = driver.get(client)
