@@ -319,6 +319,20 @@ def test_a_trusted_certificate_is_accepted_and_its_connection_reused(driver: Dri
     assert len(server.connections) == 1
 
 
+def test_a_per_call_ca_bundle_is_never_lent_to_a_call_that_trusts_only_the_system(
+    driver: Driver, certificates: Dict[str, Tuple[str, str]]
+) -> None:
+    bundle = certificates["loopback"][0]  # trusts the server's self-signed certificate; the system's CAs do not
+    with FaultServer(answer(FINE), tls=server_tls(certificates["loopback"])) as server:
+        client = driver.client(server.url)
+        assert driver.get(client, connection_verify=bundle).content == b"fine"
+        with pytest.raises(ServiceRequestError, match="TLS") as raised:  # not the connection the bundle verified
+            driver.get(client)
+        assert exactly(ServiceRequestError)(raised.value)
+        assert driver.get(client, connection_verify=bundle).content == b"fine"
+    assert len(server.requests) == 2
+
+
 def test_a_per_call_client_certificate_is_never_lent_to_a_call_without_one(
     driver: Driver, certificates: Dict[str, Tuple[str, str]]
 ) -> None:

@@ -1,5 +1,6 @@
 """The package reads as layers: request builders and operations at the bottom know nothing of the clients or
-transports above them, the event handler stands apart, and no module imports one that imports it back."""
+transports above them, the event handler stands apart, no module imports one that imports it back, and none opens
+sockets or speaks HTTP itself (that is urllib3's and aiohttp's work)."""
 
 from __future__ import annotations
 
@@ -84,3 +85,29 @@ def test_the_event_handler_stands_apart_from_the_service_client(module: str) -> 
 
 def test_the_event_handler_core_knows_nothing_of_its_adapters() -> None:
     assert not {"eventhandler._asgi", "eventhandler._wsgi", "eventhandler"} & _reachable("eventhandler._core")
+
+
+# The HTTP itself is urllib3's and aiohttp's: no module of the package opens sockets, frames HTTP or wraps TLS.
+SOCKET_AND_HTTP_MODULES = {"socket", "socketserver", "selectors", "select", "asyncore", "asynchat", "http.client",
+                           "http.server", "h11", "httptools", "wsproto"}
+SOCKET_AND_STREAM_CALLS = {"open_connection", "start_server", "create_connection", "create_server", "wrap_socket",
+                           "wrap_bio", "sock_connect", "sock_recv", "sock_sendall", "start_tls", "connect_ex"}
+
+
+def _standard_imports_and_attributes(path: Path) -> Iterator[str]:
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            yield from (alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            yield node.module or ""
+            yield from (f"{node.module}.{alias.name}" for alias in node.names)
+        elif isinstance(node, ast.Attribute):
+            yield node.attr
+
+
+@pytest.mark.parametrize("module", sorted(GRAPH))
+def test_no_module_opens_sockets_or_speaks_http_itself(module: str) -> None:
+    path = ROOT.joinpath(*module.split("."))
+    path = path / "__init__.py" if path.is_dir() else path.with_suffix(".py")
+    found = set(_standard_imports_and_attributes(path)) & (SOCKET_AND_HTTP_MODULES | SOCKET_AND_STREAM_CALLS)
+    assert not found, f"{module} uses {sorted(found)}: sockets and HTTP are urllib3's and aiohttp's work"

@@ -47,8 +47,8 @@ try:
     from yarl import URL
 except ImportError as missing:  # pragma: no cover - exercised in a subprocess by the tests
     raise ImportError(
-        "azure.messaging.webpubsubservice.aio needs aiohttp: pip install \"azure-messaging-webpubsubservice[aio]\" "
-        "(or, from a clone of this repository, pip install \".[aio]\")") from missing
+        "azure.messaging.webpubsubservice.aio needs aiohttp, this package's [aio] extra: from a clone of this "
+        "repository, pip install \".[aio]\" (or pip install aiohttp)") from missing
 
 _BODY_ERRORS = (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError)
 _Tls = Union[bool, ssl.SSLContext]
