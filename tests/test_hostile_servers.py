@@ -133,9 +133,9 @@ def test_a_streamed_body_reset_midway_fails_while_iterating_and_the_next_call_wo
 
 def test_a_server_that_never_answers_is_a_read_timeout_and_the_next_call_works(driver: Driver) -> None:
     with FaultServer(script(lambda exchange: exchange.wait(10))) as server:
-        client = driver.client(server.url, read_timeout=0.3)
+        client = driver.client(server.url)
         with pytest.raises(ServiceResponseTimeoutError):
-            driver.get(client)
+            driver.get(client, read_timeout=0.3)  # this call only: the next one gets the client's own timeout
         assert driver.get(client).content == b"fine"
     assert len(server.connections) == 2  # the stalled connection was not reused
 
@@ -146,9 +146,9 @@ def test_a_body_that_stops_arriving_is_a_read_timeout_and_the_next_call_works(dr
         exchange.wait(10)
 
     with FaultServer(script(stall)) as server:
-        client = driver.client(server.url, read_timeout=0.3)
+        client = driver.client(server.url)
         with pytest.raises(ServiceResponseTimeoutError):
-            driver.get(client)
+            driver.get(client, read_timeout=0.3)  # this call only: the next one gets the client's own timeout
         assert driver.get(client).content == b"fine"
 
 
