@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
-from typing_extensions import Literal
+from typing_extensions import Literal, get_args
 
 DataType = Literal["text", "json", "binary", "protobuf"]
-DATA_TYPES = ("text", "json", "binary", "protobuf")
+DATA_TYPES: Tuple[str, ...] = get_args(DataType)
 UserProperties = List[Tuple[str, str]]  # MQTT 5.0 user properties: (name, value) pairs, names may repeat
 
 # Status codes the service documents for refusing a connect or failing a user event.
