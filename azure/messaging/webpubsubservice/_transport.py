@@ -251,14 +251,20 @@ def _body_error(error: BaseException) -> AzureError:
     return body_failure(error, _detail(error), timed_out=isinstance(error, ReadTimeoutError))
 
 
-def _detail(error: BaseException) -> str:
+def _wrapped(error: BaseException) -> Optional[BaseException]:
+    """The library error a urllib3 ``HTTPError`` carries as its second argument, if any."""
     inner = error.args[1] if isinstance(error, HTTPError) and len(error.args) > 1 else None
-    return f"{error.args[0]} {inner!r}" if isinstance(inner, BaseException) else str(error) or type(error).__name__
+    return inner if isinstance(inner, BaseException) else None
+
+
+def _detail(error: BaseException) -> str:
+    inner = _wrapped(error)
+    return f"{error.args[0]} {inner!r}" if inner is not None else str(error) or type(error).__name__
 
 
 def _tunnel_refused(error: BaseException) -> bool:
     """http.client reports a proxy that answers ``CONNECT`` with an error status as a bare ``OSError``."""
-    inner = error.args[1] if isinstance(error, HTTPError) and len(error.args) > 1 else error
+    inner = _wrapped(error) or error
     return isinstance(inner, OSError) and str(inner).startswith("Tunnel connection failed")
 
 

@@ -50,7 +50,8 @@ except ImportError as missing:  # pragma: no cover - exercised in a subprocess b
         "azure.messaging.webpubsubservice.aio needs aiohttp, this package's [aio] extra: from a clone of this "
         "repository, pip install \".[aio]\" (or pip install aiohttp)") from missing
 
-_BODY_ERRORS = (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError)
+# What aiohttp raises for a failed call or body (asyncio.TimeoutError for its sock_read/sock_connect timeouts).
+_AIOHTTP_ERRORS = (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError)
 _Tls = Union[bool, ssl.SSLContext]
 
 
@@ -84,7 +85,7 @@ class AiohttpTransportResponse(ThinResponse, AsyncHttpResponseImpl):
         raw: aiohttp.ClientResponse = self._internal_response
         try:
             body = await raw.read()  # aiohttp gives the connection back to its pool
-        except _BODY_ERRORS as error:
+        except _AIOHTTP_ERRORS as error:
             raw.close()
             raise _body_error(error) from error
         self._is_closed = True
@@ -113,7 +114,7 @@ class AiohttpTransportResponse(ThinResponse, AsyncHttpResponseImpl):
             tail = decoder.finish()
             if tail:
                 yield tail
-        except _BODY_ERRORS as error:
+        except _AIOHTTP_ERRORS as error:
             raise _body_error(error) from error
         finally:
             await response.close()
@@ -197,7 +198,7 @@ class AiohttpSessionTransport(TransportOptions, AsyncHttpTransport):  # type: ig
                 request.method, URL(url, encoded=True),  # as signed: the token's audience is this exact URL
                 data=body, headers=headers, allow_redirects=False, ssl=tls, proxy=proxy_url,
                 proxy_headers=proxy_headers, timeout=timeout)
-        except (aiohttp.ClientError, OSError, ValueError, asyncio.TimeoutError) as error:
+        except _AIOHTTP_ERRORS as error:
             raise _azure_error(error, url, proxy) from error
         except asyncio.CancelledError:
             if session.closed and not _cancelling():  # close() cancelled our wait for a free connection
