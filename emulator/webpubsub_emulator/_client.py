@@ -21,11 +21,11 @@ from ._client_protocol import ClientRequests, ProtocolViolation, SimpleProtocol
 from ._connection import Connection
 from ._core import EmulatorCore
 from ._handshake import (SHUTTING_DOWN, ConnectionSlot, HandshakeRefused, at_connection_limit, check_request,
-                         claim_list, client_claims, connect_event_body, connection_limit_refusal, group_claims,
-                         user_id_claim)
+                         claim_list, client_claims, connect_answer_is_valid, connect_event_body,
+                         connection_limit_refusal, group_claims, user_id_claim)
 from ._hub import Hub
 from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
-from ._limits import MAX_FRAME_BYTES, is_valid_user_id
+from ._limits import MAX_FRAME_BYTES
 from ._permissions import Permissions
 from ._rest_support import is_valid_group, optional_query
 from ._subprotocols import PREDEFINED_PROTOCOLS
@@ -79,13 +79,11 @@ class _Handshake:
 
     def apply(self, result: ConnectResult) -> bool:
         """The connect handler's answer overrides the token; False if it named an invalid group or user."""
+        if not connect_answer_is_valid(result):
+            return False
         if result.user_id_set:
-            if result.user_id is not None and not is_valid_user_id(result.user_id):
-                return False
             self.user_id = result.user_id
         if result.groups:
-            if not all(is_valid_group(group) for group in result.groups):
-                return False
             self.groups = result.groups
         if result.roles is not None:
             self.roles = result.roles

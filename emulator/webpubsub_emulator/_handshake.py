@@ -20,6 +20,7 @@ from ._core import EmulatorCore
 from ._limits import is_valid_user_id
 from ._rest_support import (audience_matches, bearer_token, is_valid_group, optional_query, repeated_parameter,
                             request_base_url)
+from ._upstream import ConnectResult
 
 logger = logging.getLogger("webpubsub_emulator")
 
@@ -103,6 +104,13 @@ def group_claims(claims: Dict[str, Any], names: Sequence[str]) -> List[str]:
                 raise HandshakeRefused(400, f"The token's {name} claim holds an invalid group name.")
             groups[group] = None
     return list(groups)
+
+
+def connect_answer_is_valid(result: ConnectResult) -> bool:
+    """False if the connect event handler's answer names an invalid user id or group."""
+    if result.user_id_set and result.user_id is not None and not is_valid_user_id(result.user_id):
+        return False
+    return all(is_valid_group(group) for group in result.groups or [])
 
 
 def connect_event_body(request: web.Request, claims: Dict[str, Any], offered: List[str]) -> Dict[str, Any]:
