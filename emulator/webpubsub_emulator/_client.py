@@ -21,13 +21,13 @@ from ._client_protocol import ClientRequests, ProtocolViolation, SimpleProtocol
 from ._connection import Connection
 from ._core import EmulatorCore
 from ._handshake import (SHUTTING_DOWN, ConnectionSlot, HandshakeRefused, at_connection_limit, check_request,
-                         claim_list, client_claims, connect_event_body, connection_limit_refusal, group_claims,
-                         last_query_value, user_id_claim)
+                         claim_list, client_claims, connect_answer_is_valid, connect_event_body,
+                         connection_limit_refusal, group_claims, user_id_claim)
 from ._hub import Hub
 from ._json_format import JSON_FORMAT, STRICT_JSON_FORMAT
-from ._limits import MAX_FRAME_BYTES, is_valid_user_id
+from ._limits import MAX_FRAME_BYTES
 from ._permissions import Permissions
-from ._rest_support import is_valid_group
+from ._rest_support import is_valid_group, optional_query
 from ._subprotocols import PREDEFINED_PROTOCOLS
 from ._upstream import ConnectResult, UpstreamConnection, UpstreamFailed, UpstreamRejected
 from ._wire import RequestFormat
@@ -63,10 +63,10 @@ class _Handshake:
     @classmethod
     def from_request(cls, request: web.Request, claims: Dict[str, Any], offered: List[str]) -> "_Handshake":
         """Raises HandshakeRefused for a bad mode, group or claim."""
-        mode = (last_query_value(request, "webpubsub_mode") or "sendEvent").lower()
+        mode = (optional_query(request, "webpubsub_mode") or "sendEvent").lower()
         if mode not in ("sendevent", "sendtogroup"):
-            raise HandshakeRefused(400, f"Invalid webpubsub_mode '{last_query_value(request, 'webpubsub_mode')}'.")
-        publish_group = last_query_value(request, "group") if mode == "sendtogroup" else None
+            raise HandshakeRefused(400, f"Invalid webpubsub_mode '{optional_query(request, 'webpubsub_mode')}'.")
+        publish_group = optional_query(request, "group") if mode == "sendtogroup" else None
         if mode == "sendtogroup" and not is_valid_group(publish_group):
             raise HandshakeRefused(400, "webpubsub_mode=sendToGroup needs a valid 'group' query parameter.")
         # Only subprotocols we do not know: a simple client, upgraded without a Sec-WebSocket-Protocol
@@ -75,17 +75,15 @@ class _Handshake:
         return cls(user_id=user_id_claim(claims), roles=claim_list(claims.get("role")),
                    groups=group_claims(claims, ("webpubsub.group",)), subprotocol=subprotocol,
                    publish_group=publish_group,
-                   no_echo=(last_query_value(request, "noEcho") or "").lower() == "true")
+                   no_echo=(optional_query(request, "noEcho") or "").lower() == "true")
 
     def apply(self, result: ConnectResult) -> bool:
         """The connect handler's answer overrides the token; False if it named an invalid group or user."""
+        if not connect_answer_is_valid(result):
+            return False
         if result.user_id_set:
-            if result.user_id is not None and not is_valid_user_id(result.user_id):
-                return False
             self.user_id = result.user_id
         if result.groups:
-            if not all(is_valid_group(group) for group in result.groups):
-                return False
             self.groups = result.groups
         if result.roles is not None:
             self.roles = result.roles
@@ -114,7 +112,7 @@ class ClientEndpoint:
         if path.startswith(prefix) and "/" not in path[len(prefix):]:
             return unquote(path[len(prefix):])
         if path == "/client":
-            return last_query_value(request, "hub") or ""  # an empty name fails validation: 400
+            return optional_query(request, "hub") or ""  # an empty name fails validation: 400
         return None
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
@@ -122,8 +120,8 @@ class ClientEndpoint:
             hub_name = check_request(self.core, request, self._hub_name(request), _SINGLE_VALUED_QUERY)
             offered = [name.strip() for header in request.headers.getall("Sec-WebSocket-Protocol", [])
                        for name in header.split(",") if name.strip()]
-            if (last_query_value(request, "awps_connection_id") is not None
-                    and last_query_value(request, "awps_reconnection_token")):
+            if (optional_query(request, "awps_connection_id") is not None
+                    and optional_query(request, "awps_reconnection_token")):
                 return await self._recover(request, hub_name, offered)
             claims = client_claims(self.core, request, hub_name, "/client/hubs/")
             handshake = _Handshake.from_request(request, claims, offered)
@@ -204,8 +202,8 @@ class ClientEndpoint:
                                      autoping=False, timeout=3.0, compress=False)
 
     async def _recover(self, request: web.Request, hub_name: str, offered: List[str]) -> web.StreamResponse:
-        connection_id = last_query_value(request, "awps_connection_id") or ""
-        token = last_query_value(request, "awps_reconnection_token") or ""
+        connection_id = optional_query(request, "awps_connection_id") or ""
+        token = optional_query(request, "awps_reconnection_token") or ""
         hub = self.core.find_hub(hub_name)
         connection = hub.connections.get(connection_id) if hub is not None else None
         refusal: Optional[str] = None

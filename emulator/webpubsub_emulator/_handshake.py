@@ -18,7 +18,9 @@ from . import _service_errors as errors
 from ._config import HUB_NAME_PATTERN
 from ._core import EmulatorCore
 from ._limits import is_valid_user_id
-from ._rest_support import audience_matches, bearer_token, is_valid_group, repeated_parameter, request_base_url
+from ._rest_support import (audience_matches, bearer_token, is_valid_group, optional_query, repeated_parameter,
+                            request_base_url)
+from ._upstream import ConnectResult
 
 logger = logging.getLogger("webpubsub_emulator")
 
@@ -35,11 +37,6 @@ class HandshakeRefused(Exception):
 
     def response(self) -> web.Response:
         return web.Response(status=self.status, text=self.text) if self.text else web.Response(status=self.status)
-
-
-def last_query_value(request: web.Request, name: str) -> Optional[str]:
-    values = request.query.getall(name, [])
-    return values[-1] if values else None
 
 
 def claim_list(value: Any) -> List[str]:
@@ -70,7 +67,7 @@ def check_request(core: EmulatorCore, request: web.Request, hub_name: Optional[s
 def client_claims(core: EmulatorCore, request: web.Request, hub_name: str, audience_prefix: str) -> Dict[str, Any]:
     """The token's claims; ``{}`` for a client without a token where the hub allows anonymous clients.
     `audience_prefix` is the endpoint's path before the hub name (``/client/hubs/``)."""
-    token = last_query_value(request, "access_token") or bearer_token(request)
+    token = optional_query(request, "access_token") or bearer_token(request)
     if not token:
         if core.settings.hub(hub_name).anonymous_connect:
             return {}
@@ -107,6 +104,13 @@ def group_claims(claims: Dict[str, Any], names: Sequence[str]) -> List[str]:
                 raise HandshakeRefused(400, f"The token's {name} claim holds an invalid group name.")
             groups[group] = None
     return list(groups)
+
+
+def connect_answer_is_valid(result: ConnectResult) -> bool:
+    """False if the connect event handler's answer names an invalid user id or group."""
+    if result.user_id_set and result.user_id is not None and not is_valid_user_id(result.user_id):
+        return False
+    return all(is_valid_group(group) for group in result.groups or [])
 
 
 def connect_event_body(request: web.Request, claims: Dict[str, Any], offered: List[str]) -> Dict[str, Any]:

@@ -86,14 +86,12 @@ def _check_numeric_date(claims: Dict[str, Any], name: str) -> None:
 
 
 # Built once: the options and the instance serve every token (a REST call verifies one).
-_PYJWT = _StrictPyJWT(options={
+_OPTIONS: "Options" = {
     "require": ["exp"], "verify_exp": True, "verify_nbf": True,
     "verify_aud": False, "verify_iss": False, "verify_iat": False, "verify_sub": False, "verify_jti": False,
-})
-_UNVERIFIED: "Options" = {
-    "verify_signature": False, "require": ["exp"], "verify_exp": True, "verify_nbf": True,
-    "verify_aud": False, "verify_iss": False, "verify_iat": False, "verify_sub": False, "verify_jti": False,
 }
+_PYJWT = _StrictPyJWT(options=_OPTIONS)
+_UNVERIFIED: "Options" = {**_OPTIONS, "verify_signature": False}
 
 
 def key_id(access_key: str) -> str:

@@ -26,6 +26,12 @@ MEDIA_TYPES = {TEXT: "text/plain", JSON: "application/json", BINARY: "applicatio
                PROTOBUF: PROTOBUF_CONTENT_TYPE}
 KINDS_BY_MEDIA_TYPE = {media_type: kind for kind, media_type in MEDIA_TYPES.items()}
 
+
+def media_type(content_type: Optional[str]) -> str:
+    """A Content-Type as sent, lower-case and without parameters; "" for none (aiohttp's `content_type`
+    would report application/octet-stream for a missing or unparsable header)."""
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
 Frame = Union[str, bytes]
 
 

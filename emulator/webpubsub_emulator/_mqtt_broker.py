@@ -13,7 +13,7 @@ from typing import Dict, Optional, Tuple, Union
 
 from ._hub import Hub
 from ._limits import is_valid_event_name
-from ._messages import BINARY, JSON, KINDS_BY_MEDIA_TYPE, PROTOBUF, TEXT, strict_loads
+from ._messages import BINARY, JSON, KINDS_BY_MEDIA_TYPE, PROTOBUF, TEXT, media_type, strict_loads
 from ._mqtt_codec import (MQTT_5, PUBACK, PUBCOMP, PUBREC, PUBREL, Ack, Auth, ConnAck, Connect, Disconnect, Packet,
                           PacketError, PingReq, PingResp, Publish, SubAck, Subscribe, Subscription, UnsubAck,
                           Unsubscribe, Will)
@@ -23,7 +23,7 @@ from ._mqtt_rules import (EVENT_HEADER_PREFIX, NOT_AUTHORIZED, PACKET_ID_NOT_FOU
                           PAYLOAD_FORMAT_INVALID, PROTOCOL_ERROR, RESERVED_TOPIC_PREFIX, RETAIN_NOT_SUPPORTED,
                           SHARED_NOT_SUPPORTED, STATUS_CODE_PROPERTY, TOPIC_ALIAS_INVALID, TOPIC_FILTER_INVALID,
                           TOPIC_NAME_INVALID, WILDCARD_NOT_SUPPORTED, IMPLEMENTATION_SPECIFIC, event_name_from_topic,
-                          has_wildcard, is_reply_or_server_topic, media_type, reply_topics, subscribe_failure)
+                          has_wildcard, is_reply_or_server_topic, reply_topics, subscribe_failure)
 from ._mqtt_session import MqttMessage, MqttSession, SubscriptionOptions
 from ._permissions import JOIN_LEAVE, SEND
 from ._protobuf_schema import is_serialized_any

@@ -23,7 +23,8 @@ from . import _service_errors as errors
 from ._client import ClientEndpoint
 from ._core import EmulatorCore
 from ._handshake import (ConnectionSlot, HandshakeRefused, at_connection_limit, check_request, claim_list,
-                         client_claims, connect_event_body, connection_limit_refusal, group_claims, user_id_claim)
+                         client_claims, connect_answer_is_valid, connect_event_body, connection_limit_refusal,
+                         group_claims, user_id_claim)
 from ._hub import Hub
 from ._mqtt_broker import MqttBroker, publish_will
 from ._mqtt_codec import MQTT_5, MQTT_311, ConnAck, Connect, Disconnect, Packet, PacketError, PacketReader, encode
@@ -38,8 +39,6 @@ from ._mqtt_rules import (BAD_AUTHENTICATION_METHOD, CLIENT_ID_NOT_VALID, CONNEC
                           MqttOptions, connection_limit_code, has_wildcard, refusal_code, upstream_refusal_code)
 from ._mqtt_session import MQTT_SUBPROTOCOL, MqttSession
 from ._permissions import Permissions
-from ._limits import is_valid_user_id
-from ._rest_support import is_valid_group
 from ._upstream import ConnectResult, MqttEventFields, UpstreamConnection, UpstreamFailed, UpstreamRejected
 from ._upstream_replies import InvalidResponse, mqtt_user_properties
 
@@ -170,7 +169,7 @@ class MqttEndpoint(ClientEndpoint):
                                           subprotocol=MQTT_SUBPROTOCOL, origin=request.url.host or "localhost",
                                           mqtt=MqttEventFields(physical_id))
             result = await self._connect_event(request, identity, connect, upstream)
-            if result is not None and not _valid_answer(result):
+            if result is not None and not connect_answer_is_valid(result):
                 raise _Refused(SERVER_UNAVAILABLE, "The connect event handler returned an invalid group name "
                                                    "or user id.")
             self._check_id_is_free(hub_name, client_id)
@@ -429,12 +428,6 @@ class MqttEndpoint(ClientEndpoint):
                 raise PacketError(PROTOCOL_ERROR, "A session that asked for no expiry cannot set one on DISCONNECT.")
             session.expiry_seconds = min(int(asked), self.options.session_expiry_max_seconds)
         return _Ending(True, packet, packet.properties.get(REASON_STRING), packet.code == 0x04)
-
-
-def _valid_answer(result: ConnectResult) -> bool:
-    if result.user_id_set and result.user_id is not None and not is_valid_user_id(result.user_id):
-        return False
-    return all(is_valid_group(group) for group in result.groups or [])
 
 
 async def _send(ws: web.WebSocketResponse, packet: Packet, version: int) -> None:

@@ -116,10 +116,6 @@ def subscribe_failure(version: int, v5_code: int) -> int:
     return v5_code if version == 5 else V311_SUBACK_FAILURE
 
 
-def media_type(content_type: Optional[str]) -> str:
-    return (content_type or "").split(";", 1)[0].strip().lower()
-
-
 def event_name_from_topic(topic: str) -> Optional[str]:
     """``$webpubsub/server/events/{name}`` -> name; None for any other topic."""
     if topic.startswith(EVENT_TOPIC_PREFIX):

@@ -20,7 +20,7 @@ from ._filter import FilterError, compile_filter
 from ._http import request_body
 from ._hub import ConnectionPredicate, Hub
 from ._limits import MAX_GROUPS_PER_BULK_REQUEST
-from ._messages import BINARY, JSON, KINDS_BY_MEDIA_TYPE, PROTOBUF, OutboundMessage, strict_loads
+from ._messages import BINARY, JSON, KINDS_BY_MEDIA_TYPE, PROTOBUF, OutboundMessage, media_type, strict_loads
 from ._permissions import PERMISSIONS, TooManyRules
 from ._rest_support import (REST_SINGLE_VALUED, RestError, authenticate_rest, bad_request, empty_response,
                             error_response, excluded_ids, int_query, is_valid_group, json_response, optional_query,
@@ -113,10 +113,10 @@ class RestApi:
 
     async def _message(self, request: web.Request, group: Optional[str] = None) -> OutboundMessage:
         ttl = int_query(request, "messageTtlSeconds", 0, 300) or 0
-        media_type = _media_type(request)
-        kind = _CONTENT_KINDS.get(media_type)
+        sent_type = media_type(request.headers.get("Content-Type"))
+        kind = _CONTENT_KINDS.get(sent_type)
         if kind is None:
-            raise errors.unsupported_media_type(media_type[:100],
+            raise errors.unsupported_media_type(sent_type[:100],
                                                 "text/plain, application/json or application/octet-stream")
         body = request_body(request)
         if kind != BINARY:
@@ -258,9 +258,9 @@ class RestApi:
         return empty_response(204)
 
     async def _bulk_groups(self, request: web.Request) -> Tuple[List[str], Optional[ConnectionPredicate]]:
-        media_type = _media_type(request)
-        if media_type != "application/json":
-            raise errors.unsupported_media_type(media_type[:100], "application/json")
+        sent_type = media_type(request.headers.get("Content-Type"))
+        if sent_type != "application/json":
+            raise errors.unsupported_media_type(sent_type[:100], "application/json")
         try:
             body = strict_loads(request_body(request).decode("utf-8"))
         except ValueError:
@@ -380,12 +380,6 @@ class RestApi:
             claims["webpubsub.group"] = groups[0] if len(groups) == 1 else groups
         key = self.core.primary_key
         return json_response({"token": _jwt.encode(claims, key, kid=_jwt.key_id(key))})
-
-
-def _media_type(request: web.Request) -> str:
-    """The Content-Type as sent, without parameters. A missing or unparsable header is no media type
-    (aiohttp's `content_type` would report application/octet-stream for both)."""
-    return request.headers.get("Content-Type", "").split(";", 1)[0].strip().lower()
 
 
 def _encode_continuation(position: int) -> str:
